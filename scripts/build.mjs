@@ -46,5 +46,9 @@ if (want('ts')) {
   run('typescript (tsc)', process.execPath, [tsc, '-p', 'tsconfig.json']);
 }
 if (want('native') && existsSync(path.join(root, 'binding.gyp'))) {
-  run('native addon (node-gyp)', process.execPath, [nodeGyp(), 'rebuild', '--release']);
+  // node-gyp reads nodedir only from npm's environment; outside npm use the installed headers rather
+  // than downloading them (the machines this builds on reach no download site).
+  const extra = [];
+  if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) extra.push('--nodedir=/usr');
+  run('native addon (node-gyp)', process.execPath, [nodeGyp(), 'rebuild', '--release', ...extra]);
 }
