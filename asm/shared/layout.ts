@@ -137,7 +137,11 @@ export const R_LASTUSED = 440;  // u64 XFRMA_LASTUSED
 export const R_REPLAY_SEQ = 448;    // u32 struct xfrm_replay_state / ESN: seq
 export const R_REPLAY_OSEQ = 452;   // u32 oseq
 export const R_REPLAY_BITMAP = 456; // u32 bitmap (first word)
-export const REC_SIZE = 464;
+// Appended by the XFRM codec owner: `ip xfrm state add` emits algorithm/encap/ctx attributes in command-line
+// order (iproute2 ip/xfrm_state.c, xfrm_state_modify). 4 bits per attribute from the low end, AO_* codes;
+// 0 = the encoder's default order (auth, enc, aead, comp, encap, ctx).
+export const R_ATTR_ORDER = 464; // u32
+export const REC_SIZE = 472;
 
 // ---- R_FLAGS bits ----
 export const RF_HAS_MARK = 1;
@@ -158,6 +162,15 @@ export const RF_HAS_INDEX = 16384;
 export const RF_SETKEY = 32768;     // made by the setkey parser: af_key semantics apply
 export const RF_HAS_DIR = 65536;
 export const RF_NO_ACK = 131072;    // engine: do not expect a reply (never set by parsers)
+export const RF_HAS_PTYPE = 262144;  // policy type given: send XFRMA_POLICY_TYPE (ip sends it only for `ptype`)
+
+// ---- R_ATTR_ORDER codes ----
+export const AO_AUTH = 1;
+export const AO_ENC = 2;
+export const AO_AEAD = 3;
+export const AO_COMP = 4;
+export const AO_ENCAP = 5;
+export const AO_CTX = 6;
 
 // ---- Template layout: struct xfrm_user_tmpl (64 bytes, byte for byte) + 8 bytes of ours ----
 export const T_DADDR = 0;       // [16] id.daddr

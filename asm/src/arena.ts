@@ -10,24 +10,17 @@ const rlen = new StaticArray<u32>(REGION_COUNT);
 const rcap = new StaticArray<u32>(REGION_COUNT);
 
 function bump(size: usize): usize {
-  if (top == 0) top = (__heap_base + 15) & ~15;
-  const p = top;
-  top = (top + size + 15) & ~15;
-  const need = (top + 0xffff) >>> 16;
-  const have = <usize>memory.size();
-  if (need > have) {
-    if (memory.grow(<i32>(need - have)) < 0) unreachable();
-  }
-  return p;
+  // Blocks come from the runtime's allocator (--runtime stub: a bump allocator that grows memory), so they never
+  // overlap static data the runtime allocated in _initialize (the region tables above, algorithm tables). Blocks
+  // a region outgrew are not reused (the stub cannot free); growth doubles, so that waste is bounded.
+  return heap.alloc(size);
 }
 
-/** Forget every region (their memory is reused from the bottom). */
+/** Empty every region, keeping their blocks for reuse. */
 export function resetAll(): void {
   top = 0;
   for (let i = 0; i < REGION_COUNT; i++) {
-    unchecked(rptr[i] = 0);
     unchecked(rlen[i] = 0);
-    unchecked(rcap[i] = 0);
   }
 }
 
@@ -91,4 +84,14 @@ export function inputBuffer(n: u32): usize {
   const p = reserve(0, n);
   commit(0, n);
   return p;
+}
+
+/** TypeScript's handle on append(): zeroed bytes at the end of region r; returns their offset. */
+export function appendRegion(r: i32, n: u32): u32 {
+  return append(r, n);
+}
+
+/** TypeScript's handle on truncate(). */
+export function truncateRegion(r: i32, len: u32): void {
+  truncate(r, len);
 }

@@ -41,7 +41,7 @@ export class Wasm {
   #dv: DataView = new DataView(new ArrayBuffer(0));
 
   constructor(bytes: Uint8Array) {
-    const module = new WebAssembly.Module(bytes);
+    const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
     const instance = new WebAssembly.Instance(module, {
       env: {
         abort(_msg: number, _file: number, line: number, col: number): never {
@@ -51,6 +51,9 @@ export class Wasm {
       },
     });
     this.exports = instance.exports as unknown as ArenaExports;
+    // asconfig exports the start function (exportStart: _initialize): static data (the arena's region tables)
+    // exists only after it ran.
+    (instance.exports._initialize as (() => void) | undefined)?.();
   }
 
   /** A typed view of the exports for a codec wrapper. */
