@@ -1,0 +1,375 @@
+// src/engine/setkey.ts — runs a parsed setkey script against a kernel backend (layer: engine). Owns the
+// statement semantics of ipsec-tools setkey on Linux that are not plain kernel operations: the order of
+// output (results, warnings, dumps interleaved by statement), af_key's reqid allocation for `unique`
+// templates, its local refusals, `deleteall` as dump + delete, exit statements, --strict, dry runs and
+// the batching of everything else into large sends.
+import { wasm } from '../wasm/index.js';
+import { parseSetkey, formatDiagnostic, type SetkeyDiagnostic, type SetkeyParse } from '../wasm/setkey-parse.js';
+import { encodeXfrm } from '../wasm/xfrm-codec.js';
+import { formatSetkeySAs, formatSetkeySPs } from '../wasm/setkey-format.js';
+import { XfrmKernel, markRecords, restoreRecords, type RecordFailure } from '../kernel/xfrm.js';
+import { KernelError, strerror } from '../kernel/errors.js';
+import type { Sink } from '../cli/output.js';
+import {
+  REGION_RECORDS, REGION_BLOB, REC_SIZE, R_KIND, R_STMT, R_LINE, R_TMPL_OFF, R_TMPL_COUNT, R_PROTO, R_FAMILY,
+  R_SADDR, R_DADDR, R_SPI, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
+  OP_SA_ADD, OP_SA_UPDATE, OP_SA_GET, OP_SA_DELETE, OP_SA_DELETEALL, OP_SA_DUMP, OP_SP_DUMP, OP_EXIT, OP_SP_ADD,
+  OP_SP_UPDATE, OP_SA_FLUSH, OP_SP_FLUSH, OP_SP_DELETE,
+} from '../../asm/shared/layout.js';
+
+export interface SetkeyRunOptions {
+  file: string;
+  text: Uint8Array;
+  /** -r (default) / -k: RFC mode adds fwd copies of `in` policies. */
+  rfc: boolean;
+  /** -c: stdin semantics (errors print without line numbers; processing goes on). */
+  stdin: boolean;
+  /** -n: parse only. */
+  noAction: boolean;
+  /** Stop at the first kernel error and exit 1 (ours; setkey goes on and exits 0). */
+  strict: boolean;
+  /** Print what would be sent per statement; touch nothing. */
+  dryRun: boolean;
+  /** -a / -p for `dump` statements. */
+  all: boolean;
+  ports: boolean;
+  pid: number;
+  out: Sink;
+  err: Sink;
+  kernel: () => XfrmKernel;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** The records of one statement range that can go to the kernel in one batch, or one that needs care. */
+const SPECIAL = new Set([OP_SA_GET, OP_SA_DELETEALL, OP_SA_DUMP, OP_SP_DUMP, OP_EXIT]);
+
+const OP_NAMES: Record<number, string> = {
+  [OP_SA_ADD]: 'add', [OP_SA_UPDATE]: 'update', [OP_SA_DELETE]: 'delete', [OP_SA_GET]: 'get',
+  [OP_SA_DELETEALL]: 'deleteall', [OP_SA_FLUSH]: 'flush', [OP_SA_DUMP]: 'dump', [OP_SP_ADD]: 'spdadd',
+  [OP_SP_UPDATE]: 'spdupdate', [OP_SP_DELETE]: 'spddelete', [OP_SP_FLUSH]: 'spdflush', [OP_SP_DUMP]: 'spddump',
+  [OP_EXIT]: 'exit',
+};
+
+interface Rec { base: number }
+
+function rec(i: number): Rec {
+  return { base: wasm().regionPtr(REGION_RECORDS) + i * REC_SIZE };
+}
+
+function u8(r: Rec, off: number): number { return wasm().dv.getUint8(r.base + off); }
+function u32(r: Rec, off: number): number { return wasm().dv.getUint32(r.base + off, true); }
+
+/** af_key's gen_reqid(): a counter from IPSEC_MANUAL_REQID_MAX + 1 that skips reqids policies use. */
+class ReqidAllocator {
+  #next = 0x3fff;
+  readonly #used: Set<number>;
+  constructor(used: Set<number>) { this.#used = used; }
+  take(): number {
+    for (let i = 0; i < 0x100000; i++) {
+      this.#next = this.#next === 0xffffffff ? 0x4000 : this.#next + 1;
+      if (!this.#used.has(this.#next)) { this.#used.add(this.#next); return this.#next; }
+    }
+    return 0;
+  }
+}
+
+export interface SetkeyRunResult {
+  exitCode: number;
+  parse: SetkeyParse;
+  failures: number;
+  applied: number;
+}
+
+export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
+  const parse = parseSetkey(o.text, { file: o.file, rfc: o.rfc, stdin: o.stdin });
+  const nrec = parse.records;
+  // Statements before the first error are applied, as setkey applies each statement when it is reduced.
+  let limit = nrec;
+  if (parse.firstErrorStatement >= 0) {
+    for (let i = 0; i < nrec; i++) if (u32(rec(i), R_STMT) >= parse.firstErrorStatement) { limit = i; break; }
+  }
+  for (let i = 0; i < limit; i++) if (u8(rec(i), R_KIND) === OP_EXIT) { limit = i; break; }
+
+  const warnings = parse.diagnostics.filter((d) => d.severity === 'warning');
+  const errors = parse.diagnostics.filter((d) => d.severity === 'error');
+  let wi = 0;
+  const emitWarningsUpTo = (stmt: number): void => {
+    while (wi < warnings.length && warnings[wi]!.statement <= stmt) printDiagnostic(o, warnings[wi++]!);
+  };
+
+  let failures = 0;
+  let applied = 0;
+  const reportFailure = (i: number, error: KernelError): void => {
+    failures++;
+    const line = u32(rec(i), R_LINE);
+    o.out.write(o.stdin ? `${setkeyErrorText(i, error)}.\n` : `The result of line ${line}: ${setkeyErrorText(i, error)}.\n`);
+  };
+
+  if (o.noAction) {
+    // -n: nothing is sent, so nothing but diagnostics is printed.
+  } else if (o.dryRun) {
+    printDryRun(o, 0, limit);
+  } else if (limit > 0) {
+    const kernel = o.kernel();
+    let reqids: ReqidAllocator | null = null;
+    let i = 0;
+    while (i < limit) {
+      let j = i;
+      while (j < limit && !SPECIAL.has(u8(rec(j), R_KIND))) j++;
+      if (j > i) {
+        if (!reqids && needsReqids(i, j)) reqids = new ReqidAllocator(await usedReqids(kernel));
+        if (reqids) assignReqids(i, j, reqids);
+        const local = localRefusals(i, j);
+        const sendable = local.size === 0 ? [[i, j] as const] : splitAround(i, j, local);
+        const all: RecordFailure[] = [...[...local].map(([record, error]) => ({ record, error }))];
+        for (const [a, b] of sendable) {
+          const r = await kernel.apply(a, b, {
+            stopOnError: o.strict,
+            ...(o.onProgress ? { onProgress: (p) => o.onProgress!(a + p.done, limit) } : {}),
+          });
+          all.push(...r.failures);
+          applied += r.sent - r.failures.length;
+          if (o.strict && r.failures.length > 0) break;
+        }
+        all.sort((x, y) => x.record - y.record);
+        let fi = 0;
+        for (let k = i; k < j; k++) {
+          emitWarningsUpTo(u32(rec(k), R_STMT));
+          while (fi < all.length && all[fi]!.record === k) reportFailure(k, all[fi++]!.error);
+        }
+        if (o.strict && all.length > 0) break;
+      }
+      if (j < limit) {
+        emitWarningsUpTo(u32(rec(j), R_STMT));
+        const ok = await runSpecial(o, kernel, j, reportFailure);
+        if (ok) applied++;
+        if (o.strict && !ok) break;
+      }
+      i = j + 1;
+    }
+  }
+  emitWarningsUpTo(Number.MAX_SAFE_INTEGER);
+  for (const d of errors) printDiagnostic(o, d);
+  if (parse.firstErrorStatement >= 0 && !o.stdin) {
+    const first = errors[0];
+    if (first && !parse.fatal) o.out.write(`parse failed, line ${first.line}.\n`);
+  }
+  let exitCode = 0;
+  if (parse.fatal || (errors.length > 0 && !o.stdin)) exitCode = 1;
+  if (o.strict && failures > 0) exitCode = 1;
+  return { exitCode, parse, failures, applied };
+}
+
+function printDiagnostic(o: SetkeyRunOptions, d: SetkeyDiagnostic): void {
+  // setkey's own line on stdout (scripts compare it), ours with file:line:col on stderr.
+  if (d.setkeyText) o.out.write(d.setkeyText.endsWith('\n') ? d.setkeyText : `${d.setkeyText}\n`);
+  if (d.stderrExtra) o.err.write(d.stderrExtra.endsWith('\n') ? d.stderrExtra : `${d.stderrExtra}\n`);
+  o.err.write(`${formatDiagnostic(d)}\n`);
+}
+
+/** The text setkey prints for a kernel error on this record (postproc(): ENOENT has special words). */
+function setkeyErrorText(i: number, e: KernelError): string {
+  const kind = u8(rec(i), R_KIND);
+  if (e.code === 'ENOENT') {
+    if (kind === OP_SA_DELETE || kind === OP_SA_GET || kind === OP_SP_DELETE) return 'No entry';
+    if (kind === OP_SA_DUMP) return 'No SAD entries';
+    if (kind === OP_SP_DUMP) return 'No SPD entries';
+  }
+  return strerror(e.errno);
+}
+
+function needsReqids(a: number, b: number): boolean {
+  const w = wasm();
+  const blob = w.regionPtr(REGION_BLOB);
+  for (let i = a; i < b; i++) {
+    const r = rec(i);
+    const k = u8(r, R_KIND);
+    if (k !== OP_SP_ADD && k !== OP_SP_UPDATE) continue;
+    const n = u32(r, R_TMPL_COUNT), off = u32(r, R_TMPL_OFF);
+    for (let t = 0; t < n; t++) if (w.dv.getUint8(blob + off + t * TMPL_SIZE + T_XFLAGS) & TF_AUTO_REQID) return true;
+  }
+  return false;
+}
+
+function assignReqids(a: number, b: number, alloc: ReqidAllocator): void {
+  const w = wasm();
+  for (let i = a; i < b; i++) {
+    const r = rec(i);
+    const k = u8(r, R_KIND);
+    if (k !== OP_SP_ADD && k !== OP_SP_UPDATE) continue;
+    const n = u32(r, R_TMPL_COUNT), off = u32(r, R_TMPL_OFF);
+    for (let t = 0; t < n; t++) {
+      const tb = w.regionPtr(REGION_BLOB) + off + t * TMPL_SIZE;
+      const xf = w.dv.getUint8(tb + T_XFLAGS);
+      if (xf & TF_AUTO_REQID) {
+        w.dv.setUint32(tb + T_REQID, alloc.take(), true);
+        w.dv.setUint8(tb + T_XFLAGS, xf & ~TF_AUTO_REQID);
+      }
+    }
+  }
+}
+
+async function usedReqids(kernel: XfrmKernel): Promise<Set<number>> {
+  const used = new Set<number>();
+  const mark = markRecords();
+  try {
+    const { first, end } = await kernel.dump('policy');
+    const w = wasm();
+    for (let i = first; i < end; i++) {
+      const r = rec(i);
+      const n = u32(r, R_TMPL_COUNT), off = u32(r, R_TMPL_OFF);
+      for (let t = 0; t < n; t++) used.add(w.dv.getUint32(w.regionPtr(REGION_BLOB) + off + t * TMPL_SIZE + T_REQID, true));
+    }
+  } finally {
+    restoreRecords(mark);
+  }
+  return used;
+}
+
+/**
+ * What af_key refuses before the kernel's state code sees it, which XFRM netlink would accept:
+ * a hard lifetime without a soft one (or the reverse) and policy types other than discard/none/ipsec.
+ * The parser records them in R_AUX2 (bits 0/1: hard/soft lifetime given) and R_AUX (policy type).
+ */
+function localRefusals(a: number, b: number): Map<number, KernelError> {
+  const out = new Map<number, KernelError>();
+  for (let i = a; i < b; i++) {
+    const r = rec(i);
+    if (!(u32(r, R_FLAGS) & RF_SETKEY)) continue;
+    const k = u8(r, R_KIND);
+    if (k === OP_SA_ADD || k === OP_SA_UPDATE) {
+      const lt = u32(r, R_AUX2) & 3;
+      if (lt === 1 || lt === 2) out.set(i, new KernelError(22, 'add'));
+      if (u8(r, R_PROTO) === 0) out.set(i, new KernelError(22, 'add'));
+    } else if (k === OP_SP_ADD || k === OP_SP_UPDATE || k === OP_SP_DELETE) {
+      const ptype = u32(r, R_AUX);
+      if (ptype > 2) out.set(i, new KernelError(22, OP_NAMES[k] ?? 'spd'));
+    }
+  }
+  return out;
+}
+
+function splitAround(a: number, b: number, skip: Map<number, KernelError>): [number, number][] {
+  const out: [number, number][] = [];
+  let s = a;
+  for (let i = a; i < b; i++) if (skip.has(i)) { if (i > s) out.push([s, i]); s = i + 1; }
+  if (s < b) out.push([s, b]);
+  return out;
+}
+
+async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
+  const kind = u8(rec(i), R_KIND);
+  try {
+    if (kind === OP_SA_DUMP || kind === OP_SP_DUMP) {
+      await printDump(o, kernel, kind === OP_SA_DUMP ? 'sa' : 'policy', u8(rec(i), R_PROTO));
+      return true;
+    }
+    if (kind === OP_SA_GET) {
+      const mark = markRecords();
+      try {
+        const reply = await kernel.requestRecord(i);
+        const { decodeXfrm } = await import('../wasm/xfrm-codec.js');
+        for (const c of reply.chunks) decodeXfrm(c, { append: true });
+        const end = wasm().regionLen(REGION_RECORDS) / REC_SIZE;
+        if (end > mark.records) {
+          o.out.write(formatSetkeySAs(mark.records, end, { all: true, ports: o.ports, short: false, now: Date.now() / 1000, pid: o.pid, firstSeq: 0, total: 1 }));
+        }
+      } finally {
+        restoreRecords(mark);
+      }
+      return true;
+    }
+    if (kind === OP_SA_DELETEALL) return await deleteAll(o, kernel, i, fail);
+  } catch (e) {
+    if (e instanceof KernelError) { fail(i, e); return false; }
+    throw e;
+  }
+  return true;
+}
+
+/** setkey on Linux: dump the SAs of the protocol and delete each whose src and dst match. */
+async function deleteAll(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
+  void o;
+  const w = wasm();
+  const r = rec(i);
+  const proto = u8(r, R_PROTO);
+  const family = u8(r, R_FAMILY);
+  const want = Buffer.from(w.u8.subarray(r.base + R_SADDR, r.base + R_SADDR + 16));
+  const wantD = Buffer.from(w.u8.subarray(r.base + R_DADDR, r.base + R_DADDR + 16));
+  const mark = markRecords();
+  try {
+    const { first, end } = await kernel.dump('sa');
+    const del: number[] = [];
+    for (let k = first; k < end; k++) {
+      const x = rec(k);
+      if (proto !== 255 && u8(x, R_PROTO) !== proto) continue;
+      if (u8(x, R_FAMILY) !== family) continue;
+      if (!want.equals(w.u8.subarray(x.base + R_SADDR, x.base + R_SADDR + 16))) continue;
+      if (!wantD.equals(w.u8.subarray(x.base + R_DADDR, x.base + R_DADDR + 16))) continue;
+      del.push(k);
+    }
+    if (proto === 0 || del.length === 0) return true;
+    // Turn the matching dumped records into delete requests in place and send them as one batch.
+    for (const k of del) w.dv.setUint8(rec(k).base + R_KIND, OP_SA_DELETE);
+    let ok = true;
+    for (const k of del) {
+      const res = await kernel.apply(k, k + 1);
+      if (res.failures[0]) { fail(i, res.failures[0].error); ok = false; }
+    }
+    void R_SPI;
+    return ok;
+  } finally {
+    restoreRecords(mark);
+  }
+}
+
+/** Prints a dump as setkey -D / -DP does (also for `dump;` / `spddump;` statements). */
+export async function printDump(o: Pick<SetkeyRunOptions, 'out' | 'all' | 'ports' | 'pid'>, kernel: XfrmKernel, what: 'sa' | 'policy', proto = 255, short = false): Promise<number> {
+  const mark = markRecords();
+  try {
+    const { first, end } = await kernel.dump(what);
+    let shown = 0;
+    if (what === 'sa') {
+      // `dump esp;` asks for one protocol: af_key filters by satype.
+      if (proto !== 255 && proto !== 0) {
+        const keep: number[] = [];
+        for (let k = first; k < end; k++) if (u8(rec(k), R_PROTO) === proto) keep.push(k);
+        shown = keep.length;
+        if (shown === 0) { o.out.write('No SAD entries.\n'); return 0; }
+        let seq = 0;
+        for (const k of keep) o.out.write(formatSetkeySAs(k, k + 1, { all: o.all, ports: o.ports, short, now: Date.now() / 1000, pid: o.pid, firstSeq: seq++, total: keep.length }));
+        return shown;
+      }
+      shown = end - first;
+      if (shown === 0) { o.out.write('No SAD entries.\n'); return 0; }
+      o.out.write(formatSetkeySAs(first, end, { all: o.all, ports: o.ports, short, now: Date.now() / 1000, pid: o.pid, firstSeq: 0, total: shown }));
+    } else {
+      shown = end - first;
+      if (shown === 0) { o.out.write('No SPD entries.\n'); return 0; }
+      o.out.write(formatSetkeySPs(first, end, { all: o.all, ports: o.ports, short: false, now: Date.now() / 1000, pid: o.pid, firstSeq: 0, total: shown }));
+    }
+    return shown;
+  } finally {
+    restoreRecords(mark);
+  }
+}
+
+function printDryRun(o: SetkeyRunOptions, first: number, end: number): void {
+  const enc = encodeXfrm(first, end, { seqBase: 1, ack: true, maxBytes: 0x7fffffff });
+  let off = 0;
+  for (let m = 0; m < enc.recordOfMessage.length; m++) {
+    const len = enc.bytes.readUInt32LE(off);
+    const type = enc.bytes.readUInt16LE(off + 4);
+    const i = enc.recordOfMessage[m]!;
+    const r = rec(i);
+    o.out.write(`${o.file}:${u32(r, R_LINE)}: ${OP_NAMES[u8(r, R_KIND)] ?? 'op'}: would send ${XFRM_MSG_NAMES[type] ?? `type ${type}`} (${len} bytes)\n`);
+    off += (len + 3) & ~3;
+  }
+  o.out.write(`dry run: ${enc.recordOfMessage.length} message(s), ${enc.bytes.length} bytes; nothing was sent\n`);
+}
+
+const XFRM_MSG_NAMES: Record<number, string> = {
+  16: 'XFRM_MSG_NEWSA', 17: 'XFRM_MSG_DELSA', 18: 'XFRM_MSG_GETSA', 19: 'XFRM_MSG_NEWPOLICY', 20: 'XFRM_MSG_DELPOLICY',
+  21: 'XFRM_MSG_GETPOLICY', 22: 'XFRM_MSG_ALLOCSPI', 25: 'XFRM_MSG_UPDPOLICY', 26: 'XFRM_MSG_UPDSA', 28: 'XFRM_MSG_FLUSHSA',
+  29: 'XFRM_MSG_FLUSHPOLICY',
+};
