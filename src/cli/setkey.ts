@@ -10,6 +10,9 @@ import { KernelError } from '../kernel/errors.js';
 import { readRecord } from '../wasm/records.js';
 import { recordToJson } from '../engine/json.js';
 import { wasm } from '../wasm/index.js';
+import { SETKEY_SHORT_HEADER } from '../wasm/setkey-format.js';
+import { setStrerror } from '../kernel/errors.js';
+import { strerror as nativeStrerror } from '../native/index.js';
 
 const OPTSTRING = 'acdf:HlnvxDFPphVrk?';
 
@@ -120,6 +123,7 @@ export function parseSetkeyArgs(argv: string[]): SetkeyArgs {
 }
 
 export async function setkeyMain(argv: string[]): Promise<number> {
+  setStrerror(nativeStrerror);
   const out = new BufferedSink(process.stdout);
   const err = new BufferedSink(process.stderr);
   let kernel: XfrmKernel | null = null;
@@ -228,7 +232,7 @@ async function dumpJson(k: XfrmKernel, args: SetkeyArgs, out: BufferedSink): Pro
 }
 
 async function dumpLoop(k: XfrmKernel, args: SetkeyArgs, out: BufferedSink): Promise<number> {
-  if (!args.policy) out.write(`${'time'.padEnd(4)} ${'p'.padEnd(3)} ${'s'.padEnd(1)} ${'spi'.padEnd(8)} ${'ltime'.padEnd(7)} src -> dst\n`);
+  out.write(SETKEY_SHORT_HEADER); // shortdump_hdr(): once, before the first message
   for (;;) {
     await printDump({ out, all: args.all, ports: args.ports, pid: process.pid }, k, args.policy ? 'policy' : 'sa', 255, !args.policy);
     await out.flush();

@@ -6,7 +6,7 @@
 import { wasm } from '../wasm/index.js';
 import { parseSetkey, formatDiagnostic, type SetkeyDiagnostic, type SetkeyParse } from '../wasm/setkey-parse.js';
 import { encodeXfrm } from '../wasm/xfrm-codec.js';
-import { formatSetkeySAs, formatSetkeySPs } from '../wasm/setkey-format.js';
+import { formatSetkeySAs, formatSetkeySPs, countSetkeySAs, countSetkeySPs, SETKEY_NO_SAD, SETKEY_NO_SPD} from '../wasm/setkey-format.js';
 import { XfrmKernel, markRecords, restoreRecords, type RecordFailure } from '../kernel/xfrm.js';
 import { KernelError, strerror } from '../kernel/errors.js';
 import type { Sink } from '../cli/output.js';
@@ -90,7 +90,7 @@ export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
   }
   for (let i = 0; i < limit; i++) if (u8(rec(i), R_KIND) === OP_EXIT) { limit = i; break; }
 
-  const warnings = parse.diagnostics.filter((d) => d.severity === 'warning');
+  const warnings = parse.diagnostics.filter((d) => d.severity !== 'error');
   const errors = parse.diagnostics.filter((d) => d.severity === 'error');
   let wi = 0;
   const emitWarningsUpTo = (stmt: number): void => {
@@ -150,10 +150,7 @@ export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
   }
   emitWarningsUpTo(Number.MAX_SAFE_INTEGER);
   for (const d of errors) printDiagnostic(o, d);
-  if (parse.firstErrorStatement >= 0 && !o.stdin) {
-    const first = errors[0];
-    if (first && !parse.fatal) o.out.write(`parse failed, line ${first.line}.\n`);
-  }
+  if (parse.parseFailedText) o.out.write(parse.parseFailedText.endsWith('\n') ? parse.parseFailedText : `${parse.parseFailedText}\n`);
   let exitCode = 0;
   if (parse.fatal || (errors.length > 0 && !o.stdin)) exitCode = 1;
   if (o.strict && failures > 0) exitCode = 1;
@@ -162,8 +159,9 @@ export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
 
 function printDiagnostic(o: SetkeyRunOptions, d: SetkeyDiagnostic): void {
   // setkey's own line on stdout (scripts compare it), ours with file:line:col on stderr.
-  if (d.setkeyText) o.out.write(d.setkeyText.endsWith('\n') ? d.setkeyText : `${d.setkeyText}\n`);
-  if (d.stderrExtra) o.err.write(d.stderrExtra.endsWith('\n') ? d.stderrExtra : `${d.stderrExtra}\n`);
+  // Errors setkey never reaches (it stops at the first in -f mode) are only ours, on stderr.
+  if (d.setkeyText && !d.followOn) o.out.write(d.setkeyText.endsWith("\n") ? d.setkeyText : `${d.setkeyText}\n`);
+  if (d.stderrExtra && !d.followOn) o.err.write(d.stderrExtra.endsWith('\n') ? d.stderrExtra : `${d.stderrExtra}\n`);
   o.err.write(`${formatDiagnostic(d)}\n`);
 }
 
@@ -272,7 +270,7 @@ async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fa
         for (const c of reply.chunks) decodeXfrm(c, { append: true });
         const end = wasm().regionLen(REGION_RECORDS) / REC_SIZE;
         if (end > mark.records) {
-          o.out.write(formatSetkeySAs(mark.records, end, { all: true, ports: o.ports, short: false, now: Date.now() / 1000, pid: o.pid, firstSeq: 0, total: 1 }));
+          o.out.write(formatSetkeySAs(mark.records, end, { all: true, ports: o.ports, short: false, now: Date.now() / 1000, pid: o.pid, firstSeq: 1, total: 1 }));
         }
       } finally {
         restoreRecords(mark);
@@ -328,26 +326,24 @@ export async function printDump(o: Pick<SetkeyRunOptions, 'out' | 'all' | 'ports
   const mark = markRecords();
   try {
     const { first, end } = await kernel.dump(what);
-    let shown = 0;
-    if (what === 'sa') {
-      // `dump esp;` asks for one protocol: af_key filters by satype.
-      if (proto !== 255 && proto !== 0) {
-        const keep: number[] = [];
-        for (let k = first; k < end; k++) if (u8(rec(k), R_PROTO) === proto) keep.push(k);
-        shown = keep.length;
-        if (shown === 0) { o.out.write('No SAD entries.\n'); return 0; }
-        let seq = 0;
-        for (const k of keep) o.out.write(formatSetkeySAs(k, k + 1, { all: o.all, ports: o.ports, short, now: Date.now() / 1000, pid: o.pid, firstSeq: seq++, total: keep.length }));
-        return shown;
-      }
-      shown = end - first;
-      if (shown === 0) { o.out.write('No SAD entries.\n'); return 0; }
-      o.out.write(formatSetkeySAs(first, end, { all: o.all, ports: o.ports, short, now: Date.now() / 1000, pid: o.pid, firstSeq: 0, total: shown }));
-    } else {
-      shown = end - first;
-      if (shown === 0) { o.out.write('No SPD entries.\n'); return 0; }
-      o.out.write(formatSetkeySPs(first, end, { all: o.all, ports: o.ports, short: false, now: Date.now() / 1000, pid: o.pid, firstSeq: 0, total: shown }));
+    const now = Date.now() / 1000;
+    const fmt = { all: o.all, ports: o.ports, short, now, pid: o.pid };
+    if (what === 'policy') {
+      const shown = countSetkeySPs(first, end);
+      o.out.write(shown === 0 ? SETKEY_NO_SPD : formatSetkeySPs(first, end, fmt));
+      return shown;
     }
+    if (proto === 255 || proto === 0) {
+      const shown = countSetkeySAs(first, end);
+      o.out.write(shown === 0 ? SETKEY_NO_SAD : formatSetkeySAs(first, end, fmt));
+      return shown;
+    }
+    // `dump esp;` asks the kernel for one satype: af_key filters by protocol.
+    const keep: number[] = [];
+    for (let k = first; k < end; k++) if (u8(rec(k), R_PROTO) === proto && countSetkeySAs(k, k + 1) > 0) keep.push(k);
+    if (keep.length === 0) { o.out.write(SETKEY_NO_SAD); return 0; }
+    keep.forEach((k, n) => o.out.write(formatSetkeySAs(k, k + 1, { ...fmt, firstSeq: n + 1, total: keep.length })));
+    const shown = keep.length;
     return shown;
   } finally {
     restoreRecords(mark);

@@ -86,7 +86,7 @@ export class XfrmKernel {
   /** Sends one record's request and returns the raw reply (dumps and gets). */
   async requestRecord(index: number): Promise<Reply> {
     const seq = this.channel.allocSeq(1);
-    const enc = encodeXfrm(index, index + 1, { seqBase: seq, ack: true, maxBytes: 1 << 20 });
+    const enc = encodeXfrm(index, index + 1, { seqBase: seq, ack: 'ip', maxBytes: 1 << 20 });
     return this.channel.request(enc.bytes, seq, 'request');
   }
 
