@@ -37,8 +37,10 @@ export function reserve(r: i32, n: u32): usize {
     let ncap: u64 = cap == 0 ? 4096 : <u64>cap * 2;
     while (ncap < <u64>len + <u64>n) ncap *= 2;
     if (ncap > 0xfff00000) unreachable();
-    const np = bump(<usize>ncap);
-    if (len > 0) memory.copy(np, unchecked(rptr[r]), len);
+    // heap.realloc grows the runtime's last block in place, so a region that is alone at the top
+    // (the records of a big parse) grows without a copy and without leaving its old block behind.
+    const old = unchecked(rptr[r]);
+    const np = old == 0 ? bump(<usize>ncap) : heap.realloc(old, <usize>ncap);
     unchecked(rptr[r] = np);
     unchecked(rcap[r] = <u32>ncap);
   }
@@ -94,4 +96,9 @@ export function appendRegion(r: i32, n: u32): u32 {
 /** TypeScript's handle on truncate(). */
 export function truncateRegion(r: i32, len: u32): void {
   truncate(r, len);
+}
+
+/** Ensures region r can take `n` more bytes without moving (TypeScript pre-sizes big jobs with it). */
+export function reserveRegion(r: i32, n: u32): void {
+  reserve(r, n);
 }

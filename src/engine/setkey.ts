@@ -10,6 +10,7 @@ import { formatSetkeySAs, formatSetkeySPs, countSetkeySAs, countSetkeySPs, SETKE
 import { XfrmKernel, markRecords, restoreRecords, type RecordFailure } from '../kernel/xfrm.js';
 import { KernelError, strerror } from '../kernel/errors.js';
 import type { Sink } from '../cli/output.js';
+import { SKX_EINVAL, SKX_ENOSYS } from '../../asm/shared/setkey-diag.js';
 import {
   REGION_RECORDS, REGION_BLOB, REC_SIZE, R_KIND, R_STMT, R_LINE, R_TMPL_OFF, R_TMPL_COUNT, R_PROTO, R_FAMILY,
   R_SADDR, R_DADDR, R_SPI, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
@@ -225,24 +226,19 @@ async function usedReqids(kernel: XfrmKernel): Promise<Set<number>> {
 }
 
 /**
- * What af_key refuses before the kernel's state code sees it, which XFRM netlink would accept:
- * a hard lifetime without a soft one (or the reverse) and policy types other than discard/none/ipsec.
- * The parser records them in R_AUX2 (bits 0/1: hard/soft lifetime given) and R_AUX (policy type).
+ * What af_key refuses before the kernel's state code sees it but XFRM netlink would accept (a hard
+ * lifetime without a soft one, ESP without a key, entrust/bypass policies, …): the parser marks them
+ * (R_AUX2 SKX_EINVAL / SKX_ENOSYS) and we answer as af_key does, without sending.
  */
 function localRefusals(a: number, b: number): Map<number, KernelError> {
   const out = new Map<number, KernelError>();
   for (let i = a; i < b; i++) {
     const r = rec(i);
     if (!(u32(r, R_FLAGS) & RF_SETKEY)) continue;
-    const k = u8(r, R_KIND);
-    if (k === OP_SA_ADD || k === OP_SA_UPDATE) {
-      const lt = u32(r, R_AUX2) & 3;
-      if (lt === 1 || lt === 2) out.set(i, new KernelError(22, 'add'));
-      if (u8(r, R_PROTO) === 0) out.set(i, new KernelError(22, 'add'));
-    } else if (k === OP_SP_ADD || k === OP_SP_UPDATE || k === OP_SP_DELETE) {
-      const ptype = u32(r, R_AUX);
-      if (ptype > 2) out.set(i, new KernelError(22, OP_NAMES[k] ?? 'spd'));
-    }
+    const x = u32(r, R_AUX2);
+    const op = OP_NAMES[u8(r, R_KIND)] ?? 'request';
+    if (x & SKX_EINVAL) out.set(i, new KernelError(22, op));
+    else if (x & SKX_ENOSYS) out.set(i, new KernelError(38, op));
   }
   return out;
 }
