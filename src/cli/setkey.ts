@@ -221,9 +221,12 @@ async function dumpJson(k: XfrmKernel, args: SetkeyArgs, out: BufferedSink): Pro
   const mark = markRecords();
   try {
     const { first, end } = await k.dump(args.policy ? 'policy' : 'sa');
-    const items: unknown[] = [];
-    for (let i = first; i < end; i++) items.push(recordToJson(readRecord(i), { showKeys: args.showKeys }));
-    out.write(JSON.stringify(args.policy ? { policies: items } : { sas: items }, null, 2) + '\n');
+    // One object at a time: a 100k-entry dump must not become one giant string.
+    out.write(args.policy ? '{"policies":[' : '{"sas":[');
+    for (let i = first; i < end; i++) {
+      out.write((i > first ? ',\n' : '\n') + JSON.stringify(recordToJson(readRecord(i), { showKeys: args.showKeys })));
+    }
+    out.write(end > first ? '\n]}\n' : ']}\n');
   } finally {
     restoreRecords(mark);
   }

@@ -324,15 +324,20 @@ export async function printDump(o: Pick<SetkeyRunOptions, 'out' | 'all' | 'ports
     const { first, end } = await kernel.dump(what);
     const now = Date.now() / 1000;
     const fmt = { all: o.all, ports: o.ports, short, now, pid: o.pid };
-    if (what === 'policy') {
-      const shown = countSetkeySPs(first, end);
-      o.out.write(shown === 0 ? SETKEY_NO_SPD : formatSetkeySPs(first, end, fmt));
-      return shown;
-    }
-    if (proto === 255 || proto === 0) {
-      const shown = countSetkeySAs(first, end);
-      o.out.write(shown === 0 ? SETKEY_NO_SAD : formatSetkeySAs(first, end, fmt));
-      return shown;
+    // Format in slices so the text of a 100k-entry dump never sits in memory whole.
+    const slice = 8192;
+    const count = what === 'policy' ? countSetkeySPs : countSetkeySAs;
+    const format = what === 'policy' ? formatSetkeySPs : formatSetkeySAs;
+    if (what === 'policy' || proto === 255 || proto === 0) {
+      const total = count(first, end);
+      if (total === 0) { o.out.write(what === 'policy' ? SETKEY_NO_SPD : SETKEY_NO_SAD); return 0; }
+      let seq = 1;
+      for (let k = first; k < end; k += slice) {
+        const e = Math.min(end, k + slice);
+        o.out.write(format(k, e, { ...fmt, firstSeq: seq, total }));
+        seq += count(k, e);
+      }
+      return total;
     }
     // `dump esp;` asks the kernel for one satype: af_key filters by protocol.
     const keep: number[] = [];
