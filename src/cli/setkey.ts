@@ -32,6 +32,8 @@ keyfleet options (long options are ours; setkey's own letters behave as in setke
   --json            with -D/-DP: print JSON (schema: docs in README, "keyfleet setkey --json")
   --show-keys       with --json: include key bytes (otherwise redacted)
   --dry-run         with -f/-c: parse and encode, print what each statement would send, touch nothing
+  --atomic          all statements take effect or none: on a kernel error every earlier statement is
+                    undone (pre-images are dumped first) and the exit status is 1
   --strict          stop at the first kernel error and exit 1 (setkey goes on and exits 0)
   --backend xfrm    kernel interface (xfrm netlink; pfkey is not available yet); env KEYFLEET_BACKEND
   --help            this text
@@ -43,7 +45,7 @@ interface SetkeyArgs {
   policy: boolean; all: boolean; loop: boolean; noAction: boolean; verbose: boolean; ports: boolean;
   hexdump: boolean; rfc: boolean; promiscCount: number;
   operands: string[];
-  netns?: string; json: boolean; showKeys: boolean; dryRun: boolean; strict: boolean; backend: string;
+  netns?: string; json: boolean; showKeys: boolean; dryRun: boolean; strict: boolean; atomic: boolean; backend: string;
 }
 
 export class UsageExit extends Error {
@@ -54,7 +56,7 @@ export class UsageExit extends Error {
 export function parseSetkeyArgs(argv: string[]): SetkeyArgs {
   const a: SetkeyArgs = {
     mode: 'none', policy: false, all: false, loop: false, noAction: false, verbose: false, ports: false, hexdump: false,
-    rfc: true, promiscCount: 0, operands: [], json: false, showKeys: false, dryRun: false, strict: false,
+    rfc: true, promiscCount: 0, operands: [], json: false, showKeys: false, dryRun: false, strict: false, atomic: false,
     backend: process.env.KEYFLEET_BACKEND ?? 'xfrm',
   };
   const rest: string[] = [];
@@ -75,6 +77,7 @@ export function parseSetkeyArgs(argv: string[]): SetkeyArgs {
       case 'show-keys': a.showKeys = true; break;
       case 'dry-run': a.dryRun = true; break;
       case 'strict': a.strict = true; break;
+      case 'atomic': a.atomic = true; break;
       case 'backend': a.backend = value(); break;
       case 'help': throw new UsageExit(0, '');
       default: throw new UsageExit(1, `keyfleet setkey: unknown option --${name} (try --help)\n`);
@@ -188,7 +191,7 @@ export async function setkeyMain(argv: string[]): Promise<number> {
         const progress = new Progress('applying');
         const r = await runSetkey({
           file, text, rfc: args.rfc, stdin: args.mode === 'stdin', noAction: args.noAction, strict: args.strict,
-          dryRun: args.dryRun, all: args.all, ports: args.ports, pid: process.pid, out, err, kernel: openKernel,
+          dryRun: args.dryRun, atomic: args.atomic, all: args.all, ports: args.ports, pid: process.pid, out, err, kernel: openKernel,
           onProgress: (d, t) => progress.update(d, t),
         });
         progress.done();

@@ -11,6 +11,7 @@ import { XfrmKernel, markRecords, restoreRecords, type RecordFailure } from '../
 import { KernelError, strerror } from '../kernel/errors.js';
 import type { Sink } from '../cli/output.js';
 import { SKX_EINVAL, SKX_ENOSYS } from '../../asm/shared/setkey-diag.js';
+import { applyAtomic, unsupportedForAtomic } from './atomic.js';
 import {
   REGION_RECORDS, REGION_BLOB, REC_SIZE, R_KIND, R_STMT, R_LINE, R_TMPL_OFF, R_TMPL_COUNT, R_PROTO, R_FAMILY,
   R_SADDR, R_DADDR, R_SPI, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
@@ -29,6 +30,8 @@ export interface SetkeyRunOptions {
   noAction: boolean;
   /** Stop at the first kernel error and exit 1 (ours; setkey goes on and exits 0). */
   strict: boolean;
+  /** All or nothing: roll back every statement when one fails (ours). */
+  atomic?: boolean;
   /** Print what would be sent per statement; touch nothing. */
   dryRun: boolean;
   /** -a / -p for `dump` statements. */
@@ -106,6 +109,13 @@ export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
     o.out.write(o.stdin ? `${setkeyErrorText(i, error)}.\n` : `The result of line ${line}: ${setkeyErrorText(i, error)}.\n`);
   };
 
+  if (o.atomic && !o.noAction && !o.dryRun) {
+    const r = await runAtomic(o, parse, limit, reportFailure);
+    emitWarningsUpTo(Number.MAX_SAFE_INTEGER);
+    for (const d of errors) printDiagnostic(o, d);
+    if (parse.parseFailedText) o.out.write(parse.parseFailedText.endsWith('\n') ? parse.parseFailedText : `${parse.parseFailedText}\n`);
+    return { exitCode: r, parse, failures, applied: r === 0 ? limit : 0 };
+  }
   if (o.noAction) {
     // -n: nothing is sent, so nothing but diagnostics is printed.
   } else if (o.dryRun) {
@@ -370,3 +380,38 @@ const XFRM_MSG_NAMES: Record<number, string> = {
   21: 'XFRM_MSG_GETPOLICY', 22: 'XFRM_MSG_ALLOCSPI', 25: 'XFRM_MSG_UPDPOLICY', 26: 'XFRM_MSG_UPDSA', 28: 'XFRM_MSG_FLUSHSA',
   29: 'XFRM_MSG_FLUSHPOLICY',
 };
+
+/** --atomic: nothing is sent when the input has errors; otherwise all statements or none take effect. */
+async function runAtomic(o: SetkeyRunOptions, parse: SetkeyParse, limit: number, fail: (i: number, e: KernelError) => void): Promise<number> {
+  if (parse.firstErrorStatement >= 0 || parse.fatal) {
+    o.err.write(`keyfleet setkey: --atomic: ${o.file} has errors (below); nothing was applied\n`);
+    return 1;
+  }
+  const refused = [...Array(limit).keys()].filter((i) => SPECIAL.has(u8(rec(i), R_KIND)) && u8(rec(i), R_KIND) !== OP_EXIT)
+    .concat(unsupportedForAtomic(0, limit));
+  if (refused.length > 0) {
+    const i = refused[0]!;
+    o.err.write(`${o.file}:${u32(rec(i), R_LINE)}: error: '${OP_NAMES[u8(rec(i), R_KIND)] ?? 'this statement'}' cannot be part of an atomic batch (it reads or deletes what is found at run time); run it separately or drop --atomic\n`);
+    return 1;
+  }
+  const kernel = o.kernel();
+  if (needsReqids(0, limit)) assignReqids(0, limit, new ReqidAllocator(await usedReqids(kernel)));
+  const local = localRefusals(0, limit);
+  if (local.size > 0) {
+    for (const [i, e] of local) fail(i, e);
+    o.err.write(`keyfleet setkey: --atomic: ${local.size} statement(s) would be refused by the kernel; nothing was applied\n`);
+    return 1;
+  }
+  const r = await applyAtomic(kernel, 0, limit, o.onProgress ? { onProgress: o.onProgress } : {});
+  if (!r.failure) return 0;
+  for (const f of r.failures) fail(f.record, f.error);
+  const line = u32(rec(r.failure.record), R_LINE);
+  if (r.rollbackFailures.length === 0) {
+    o.err.write(`keyfleet setkey: --atomic: line ${line} failed (${r.failure.error.message}); rolled back ${r.undone} operation(s): the kernel is as it was before\n`);
+  } else {
+    o.err.write(`keyfleet setkey: --atomic: line ${line} failed, and ${r.rollbackFailures.length} of ${r.undone} rollback operation(s) were refused:\n`);
+    for (const f of r.rollbackFailures) o.err.write(`  undoing line ${u32(rec(f.record), R_LINE)}: ${f.error.message}\n`);
+    o.err.write('  compare `keyfleet setkey -D` / `-DP` with what you expect and repair by hand\n');
+  }
+  return 1;
+}

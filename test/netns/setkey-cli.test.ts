@@ -140,6 +140,41 @@ test('unique templates without a reqid get af_key-style reqids from 16384 up, sk
   } finally { delNs(n); }
 });
 
+/** Policies as a sorted list of ip's blocks (with index numbers: -s), so order alone does not count. */
+function policyBlocks(name: string): string[] {
+  return spawnSync('ip', ['-s', '-n', name, 'xfrm', 'policy', 'list'], { encoding: 'utf8' }).stdout.split(/\n(?=src )/).map((b) => b.trim().replace(/(add|use) \d{4}-\d\d-\d\d \d\d:\d\d:\d\d/g, '$1 T')).sort();
+}
+
+test('--atomic undoes adds, deletes, updates and flushes when a later statement fails', () => {
+  const n = ns();
+  try {
+    setkey(n, ['-f', file('spdadd 10.0.0.1 10.0.0.2 any -P out none;\nspdadd 10.0.0.9 10.0.0.8 any -P in ipsec esp/transport//unique:5;\n')]);
+    const before = policyBlocks(n);
+    const r = setkey(n, ['--atomic', '-f', file([
+      'spdadd 10.0.0.3 10.0.0.4 any -P out none;', 'spddelete 10.0.0.1 10.0.0.2 any -P out;',
+      'spdupdate 10.0.0.9 10.0.0.8 any -P in ipsec esp/transport//unique:6;', 'spdflush;',
+      'spdadd 10.0.0.5 10.0.0.6 any -P out none;', 'spdadd 10.0.0.5 10.0.0.6 any -P out none;',
+    ].join('\n') + '\n')]);
+    assert.is(r.code, 1);
+    assert.is(r.out, 'The result of line 6: File exists.\n');
+    assert.match(r.err, 'rolled back 6 operation(s)');
+    assert.equal(policyBlocks(n), before);
+    const ok = setkey(n, ['--atomic', '-f', file('spdadd 10.0.0.3 10.0.0.4 any -P out none;\nspddelete 10.0.0.1 10.0.0.2 any -P out;\n')]);
+    assert.is(ok.code, 0, ok.err);
+    assert.match(ipx(n, 'policy', 'count'), 'OUT 1 FWD 1');
+  } finally { delNs(n); }
+});
+
+test('--atomic applies nothing when the file has a syntax error', () => {
+  const n = ns();
+  try {
+    const r = setkey(n, ['--atomic', '-f', file('spdadd 10.0.0.1 10.0.0.2 any -P out none;\nspdadd bogus;\n')]);
+    assert.is(r.code, 1);
+    assert.match(r.err, 'nothing was applied');
+    assert.match(ipx(n, 'policy', 'count'), 'OUT 0');
+  } finally { delNs(n); }
+});
+
 test('100,000 policies load from one file', () => {
   const n = ns();
   try {
