@@ -154,6 +154,9 @@ export async function setkeyMain(argv: string[]): Promise<number> {
         + `  to apply a configuration file use: keyfleet setkey -f ${args.operands[0]}\n`);
       return 1;
     }
+    if (args.verbose || args.hexdump) {
+      err.write(`keyfleet setkey: ${args.verbose ? '-v' : '-H'} prints PF_KEY messages, which the xfrm backend does not send; continuing without it (the PF_KEY backend will bring it)\n`);
+    }
     const openKernel = (): XfrmKernel => {
       if (!kernel) kernel = XfrmKernel.open(args.netns ? { netns: args.netns } : {});
       return kernel;
