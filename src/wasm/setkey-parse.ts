@@ -413,10 +413,16 @@ function finish(text: Uint8Array, opts: SetkeyParseOptions, raw: RawDiag[], stat
 /** `FILE:LINE:COL: error: MESSAGE (expected …)`, the source line and a caret line under the offending text. */
 export function formatDiagnostic(d: SetkeyDiagnostic): string {
   const head = `${d.file}:${d.line}:${d.column}: ${d.severity}: ${d.message}${d.expected ? ` (expected ${d.expected})` : ''}`;
-  const src = d.excerpt.replace(/\t/g, ' ');
-  const width = Math.max(1, Math.min(d.end - d.start, src.length - (d.column - 1)));
-  const caret = ' '.repeat(Math.max(0, d.column - 1)) + '^' + (width > 1 ? '~'.repeat(width - 1) : '');
-  return `${head}\n${src.length > 200 ? src.slice(0, 200) + '…' : src}\n${caret.length > 202 ? caret.slice(0, 202) : caret}`;
+  // Show at most ~100 characters around the column, with control and non-printable bytes escaped, so a
+  // 10 MB line or binary garbage gives a readable two-line excerpt.
+  const col = Math.max(0, d.column - 1);
+  const from = Math.max(0, col - 60);
+  const to = Math.min(d.excerpt.length, col + 60);
+  const clean = (t: string) => t.replace(/\t/g, ' ').replace(/[\x00-\x1f\x7f-\x9f\ufffd]/g, '?');
+  const src = (from > 0 ? '…' : '') + clean(d.excerpt.slice(from, to)) + (to < d.excerpt.length ? '…' : '');
+  const width = Math.max(1, Math.min(d.end - d.start, to - col));
+  const caret = ' '.repeat(col - from + (from > 0 ? 1 : 0)) + '^' + (width > 1 ? '~'.repeat(width - 1) : '');
+  return `${head}\n${src}\n${caret}`;
 }
 
 /**
