@@ -7,9 +7,11 @@ import { encodeXfrm, decodeXfrm } from '../wasm/xfrm-codec.js';
 import { wasm } from '../wasm/index.js';
 import {
   REGION_RECORDS, REGION_BLOB, REC_SIZE, OP_SA_DUMP, OP_SP_DUMP, OP_SA_FLUSH, OP_SP_FLUSH, R_KIND, R_PROTO,
-  R_FLAGS, RF_NO_ACK,
+  R_FLAGS, RF_NO_ACK, TMPL_SIZE,
 } from '../../asm/shared/layout.js';
 import { openNetlinkXfrm } from '../native/index.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export interface XfrmOpenOptions {
   netns?: string;
@@ -103,7 +105,17 @@ export class XfrmKernel {
       restoreRecords(mark);
       if (reply.interrupted && attempt < 3) continue;
       if (reply.interrupted) throw new KernelError(4 /* EINTR */, `${what} dump kept changing under us (NLM_F_DUMP_INTR); retry`);
-      for (const c of reply.chunks) decodeXfrm(c, { append: true });
+      // Size the regions for the whole dump first: growing them by doubling while decoding would copy
+      // and leave the outgrown blocks behind (time and peak memory on 100k-entry tables).
+      let bytes = 0;
+      for (const c of reply.chunks) bytes += c.length;
+      const f = w.fns<{ reserveRegion(r: number, n: number): void }>();
+      f.reserveRegion(REGION_RECORDS, reply.count * REC_SIZE);
+      f.reserveRegion(REGION_BLOB, bytes + reply.count * TMPL_SIZE);
+      for (let i = 0; i < reply.chunks.length; i++) {
+        decodeXfrm(reply.chunks[i]!, { append: true });
+        reply.chunks[i] = EMPTY; // let each datagram go as soon as it is decoded
+      }
       return { first: mark.records, end: w.regionLen(REGION_RECORDS) / REC_SIZE };
     }
   }
