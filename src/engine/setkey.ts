@@ -14,7 +14,7 @@ import { SKX_EINVAL, SKX_ENOSYS } from '../../asm/shared/setkey-diag.js';
 import { applyAtomic, unsupportedForAtomic } from './atomic.js';
 import {
   REGION_RECORDS, REGION_BLOB, REC_SIZE, R_KIND, R_STMT, R_LINE, R_TMPL_OFF, R_TMPL_COUNT, R_PROTO, R_FAMILY,
-  R_SADDR, R_DADDR, R_SPI, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
+  R_SADDR, R_DADDR, R_SPI, R_ENCAP_OA, RF_HAS_ENCAP, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
   OP_SA_ADD, OP_SA_UPDATE, OP_SA_GET, OP_SA_DELETE, OP_SA_DELETEALL, OP_SA_DUMP, OP_SP_DUMP, OP_EXIT, OP_SP_ADD,
   OP_SP_UPDATE, OP_SA_FLUSH, OP_SP_FLUSH, OP_SP_DELETE,
 } from '../../asm/shared/layout.js';
@@ -94,6 +94,7 @@ export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
   }
   for (let i = 0; i < limit; i++) if (u8(rec(i), R_KIND) === OP_EXIT) { limit = i; break; }
 
+  dropNatOa(limit);
   const warnings = parse.diagnostics.filter((d) => d.severity !== 'error');
   const errors = parse.diagnostics.filter((d) => d.severity === 'error');
   let wi = 0;
@@ -265,7 +266,11 @@ async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fa
   const kind = u8(rec(i), R_KIND);
   try {
     if (kind === OP_SA_DUMP || kind === OP_SP_DUMP) {
-      await printDump(o, kernel, kind === OP_SA_DUMP ? 'sa' : 'policy', u8(rec(i), R_PROTO));
+      // In a script an empty dump is the kernel's ENOENT, reported like any failed statement
+      // (`The result of line N: No SAD entries.`), not the bare line -D prints.
+      const sink = new CaptureEmpty(o.out, kind === OP_SA_DUMP ? 'No SAD entries.\n' : 'No SPD entries.\n');
+      const shown = await printDump({ ...o, out: sink }, kernel, kind === OP_SA_DUMP ? 'sa' : 'policy', u8(rec(i), R_PROTO));
+      if (shown === 0) { fail(i, new KernelError(2, 'dump')); return false; }
       return true;
     }
     if (kind === OP_SA_GET) {
@@ -291,37 +296,44 @@ async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fa
   return true;
 }
 
-/** setkey on Linux: dump the SAs of the protocol and delete each whose src and dst match. */
+/**
+ * `deleteall` as ipsec-tools 0.8.2 does it on Linux (sendkeymsg_spigrep): a SADB_DUMP of the protocol,
+ * then one SADB_DELETE. Its receive loop looks only at the first dump message (the newest SA): if that
+ * one matches src/dst it is deleted, and the remaining dump messages are then read by the DELETE's reply
+ * loop and printed as a dump would print them; the DELETE's own reply is left unread. Observed with the
+ * real setkey on a 6.1 kernel (4 SAs, 3 matching: only the newest deleted, the other 3 printed with
+ * sadb_seq 2, 3, 0). We reproduce the kernel state and the output; the unread reply is not modelled.
+ */
 async function deleteAll(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
-  void o;
   const w = wasm();
   const r = rec(i);
   const proto = u8(r, R_PROTO);
   const family = u8(r, R_FAMILY);
   const want = Buffer.from(w.u8.subarray(r.base + R_SADDR, r.base + R_SADDR + 16));
   const wantD = Buffer.from(w.u8.subarray(r.base + R_DADDR, r.base + R_DADDR + 16));
+  if (proto === 0 || proto === 255) return true; // dump replies never carry satype 0: nothing matches
   const mark = markRecords();
   try {
     const { first, end } = await kernel.dump('sa');
-    const del: number[] = [];
-    for (let k = first; k < end; k++) {
-      const x = rec(k);
-      if (proto !== 255 && u8(x, R_PROTO) !== proto) continue;
-      if (u8(x, R_FAMILY) !== family) continue;
-      if (!want.equals(w.u8.subarray(x.base + R_SADDR, x.base + R_SADDR + 16))) continue;
-      if (!wantD.equals(w.u8.subarray(x.base + R_DADDR, x.base + R_DADDR + 16))) continue;
-      del.push(k);
+    // af_key filters the dump by satype and leaves out what PF_KEY cannot express.
+    const list: number[] = [];
+    for (let k = first; k < end; k++) if (u8(rec(k), R_PROTO) === proto && countSetkeySAs(k, k + 1) > 0) list.push(k);
+    if (list.length === 0) return true;
+    const head = rec(list[0]!);
+    const matches = u8(head, R_FAMILY) === family
+      && want.equals(w.u8.subarray(head.base + R_SADDR, head.base + R_SADDR + 16))
+      && wantD.equals(w.u8.subarray(head.base + R_DADDR, head.base + R_DADDR + 16));
+    const now = Date.now() / 1000;
+    for (let n = 1; n < list.length; n++) {
+      const k = list[n]!;
+      o.out.write(formatSetkeySAs(k, k + 1, { all: o.all, ports: o.ports, short: false, now, pid: o.pid, firstSeq: n + 1, total: list.length }));
     }
-    if (proto === 0 || del.length === 0) return true;
-    // Turn the matching dumped records into delete requests in place and send them as one batch.
-    for (const k of del) w.dv.setUint8(rec(k).base + R_KIND, OP_SA_DELETE);
-    let ok = true;
-    for (const k of del) {
-      const res = await kernel.apply(k, k + 1);
-      if (res.failures[0]) { fail(i, res.failures[0].error); ok = false; }
-    }
-    void R_SPI;
-    return ok;
+    if (!matches) return true;
+    w.dv.setUint8(head.base + R_KIND, OP_SA_DELETE);
+    const res = await kernel.apply(list[0]!, list[0]! + 1);
+    // setkey never reads this reply, so it prints nothing either way; --strict still sees the failure.
+    if (res.failures[0] && o.strict) fail(i, res.failures[0].error);
+    return res.failures.length === 0;
   } finally {
     restoreRecords(mark);
   }
@@ -414,4 +426,29 @@ async function runAtomic(o: SetkeyRunOptions, parse: SetkeyParse, limit: number,
     o.err.write('  compare `keyfleet setkey -D` / `-DP` with what you expect and repair by hand\n');
   }
   return 1;
+}
+
+/** Passes writes through, except the one "no entries" line a dump prints when it finds nothing. */
+class CaptureEmpty implements Sink {
+  constructor(private readonly inner: Sink, private readonly empty: string) {}
+  write(chunk: string | Uint8Array): void {
+    if (chunk === this.empty) return;
+    this.inner.write(chunk);
+  }
+}
+
+/**
+ * af_key (6.1) takes the NAT-T type and ports from setkey's message but ignores SADB_X_EXT_NAT_T_OA:
+ * the SA ends up with encap addr 0.0.0.0 (seen with the real setkey). The record keeps the original
+ * address for the PF_KEY backend; the XFRM path must not send it.
+ */
+function dropNatOa(limit: number): void {
+  const w = wasm();
+  for (let i = 0; i < limit; i++) {
+    const r = rec(i);
+    const k = u8(r, R_KIND);
+    if ((k === OP_SA_ADD || k === OP_SA_UPDATE) && (u32(r, R_FLAGS) & (RF_SETKEY | RF_HAS_ENCAP)) === (RF_SETKEY | RF_HAS_ENCAP)) {
+      w.u8.fill(0, r.base + R_ENCAP_OA, r.base + R_ENCAP_OA + 16);
+    }
+  }
 }
