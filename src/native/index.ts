@@ -16,15 +16,12 @@ export const NETLINK_XFRM = 6;
 export const PF_KEY = 15;
 export const PF_KEY_V2 = 2;
 
-// enum xfrm_nlgroups in <linux/xfrm.h>: the multicast groups of NETLINK_XFRM (membership numbers, not masks).
-export const XFRMNLGRP_ACQUIRE = 1;
-export const XFRMNLGRP_EXPIRE = 2;
-export const XFRMNLGRP_SA = 3;
-export const XFRMNLGRP_POLICY = 4;
-export const XFRMNLGRP_AEVENTS = 5;
-export const XFRMNLGRP_REPORT = 6;
-export const XFRMNLGRP_MIGRATE = 7;
-export const XFRMNLGRP_MAPPING = 8;
+// enum xfrm_nlgroups in <linux/xfrm.h>: the multicast groups of NETLINK_XFRM (membership numbers, not
+// masks). Stated once, in the table asc and tsc share.
+export {
+  XFRMNLGRP_ACQUIRE, XFRMNLGRP_EXPIRE, XFRMNLGRP_SA, XFRMNLGRP_POLICY, XFRMNLGRP_AEVENTS, XFRMNLGRP_REPORT,
+  XFRMNLGRP_MIGRATE, XFRMNLGRP_MAPPING,
+} from '../../asm/shared/xfrm.js';
 
 export interface OpenOptions {
   /** A name from `ip netns` (/run/netns/NAME) or an absolute path to a netns file (e.g. /proc/PID/ns/net). */
