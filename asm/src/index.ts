@@ -5,3 +5,4 @@ export * from "./setkey-parse";
 export * from "./xfrm-encode";
 export * from "./xfrm-decode";
 export * from "./setkey-format";
+export * from "./ip-format";

@@ -1,0 +1,224 @@
+// src/wasm/ip-format.ts — TypeScript face of asm/src/ip-format.ts (layer: asm bindings).
+// Owns: formatting records as iproute2 6.1 `ip xfrm state|policy list/get/allocspi/count` and `ip xfrm monitor`
+// text, and the host state that text depends on and wasm cannot see: the local time zone (strxf_time uses
+// localtime), /etc/protocols (getprotobynumber) and interface names (ll_index_to_name), handed to wasm.
+import { readFileSync, readdirSync } from 'node:fs';
+import { REGION_OUTPUT } from '../../asm/shared/layout.js';
+import { wasm } from './index.js';
+
+interface IpFormatExports {
+  ipFmtTzBuffer(): number;
+  ipFmtTzMax(): number;
+  ipFmtSetTz(n: number): void;
+  ipFmtProtoBuffer(): number;
+  ipFmtIfBuffer(): number;
+  ipFmtIfMax(): number;
+  ipFmtSetIfCount(n: number): void;
+  ipFmtIfQueryBuffer(): number;
+  ipFmtCollectIfindexes(first: number, end: number): number;
+  ipFormatStates(first: number, end: number, flags: number): number;
+  ipFormatPolicies(first: number, end: number, flags: number): number;
+  ipFormatMonitor(first: number, end: number, flags: number): number;
+  ipFormatCount(index: number, flags: number): number;
+}
+
+// Flag bits (asm/src/ip-format.ts IPF_*).
+const IPF_ONELINE = 4;
+const IPF_NOKEYS = 8;
+const IPF_FAMILY_SHIFT = 16;
+
+/** Resolves an interface index to its name as `ip` would in the target netns (undefined: ip prints "if<N>"). */
+export type IfNameResolver = Map<number, string> | ((ifindex: number) => string | undefined);
+
+export interface IpFormatOptions {
+  /** `-s` count: 0, 1 (`-s`), 2 (`-s -s`; only `count` prints more). */
+  stats?: number;
+  /** `-d`: accepted for symmetry; iproute2 6.1's xfrm printers ignore it. */
+  details?: boolean;
+  /** `-o`: lines joined with `\`, one object per line. */
+  oneline?: boolean;
+  /** `nokeys` (state list, monitor): keys print as `<<Keys hidden>>`. */
+  nokeys?: boolean;
+  /** preferred_family (`-4` → 2, `-6` → 10): used only where a selector has no family. */
+  family?: number;
+  /** Interface names for selector `dev` / offload `dev` (default: this process's /sys/class/net). */
+  ifNames?: IfNameResolver;
+}
+
+export interface IpFormatConfig {
+  /** 'local' (default: the zone Node sees, as localtime() would), 'utc', or a fixed offset in seconds east of UTC. */
+  timezone?: 'local' | 'utc' | number;
+  /** The text of /etc/protocols (default: read from the host; null = numbers only). */
+  protocols?: string | null;
+}
+
+let configured = false;
+
+function fns(): IpFormatExports {
+  return wasm().fns<IpFormatExports>();
+}
+
+/** [start second, offset seconds] pairs covering 1968 .. 2106 for the process's local zone: weekly samples, each
+ *  change bisected to the second (same method as src/wasm/setkey-format.ts). */
+function localZoneTable(): [number, number][] {
+  const off = (s: number): number => Math.round(-new Date(s * 1000).getTimezoneOffset() * 60);
+  const week = 7 * 86400;
+  const from = -2 * 365 * 86400;
+  const to = Math.max(4291747200, Math.floor(Date.now() / 1000) + 5 * 365 * 86400);
+  const out: [number, number][] = [[from, off(from)]];
+  let prev = out[0]![1];
+  for (let a = from; a < to; a += week) {
+    const b = a + week;
+    const ob = off(b);
+    if (ob === prev) continue;
+    let lo = a, hi = b;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (off(mid) === prev) lo = mid; else hi = mid;
+    }
+    out.push([hi, ob]);
+    prev = ob;
+  }
+  return out;
+}
+
+/** getprotobynumber(): the first /etc/protocols entry for each number 0..255. */
+function protocolNames(text: string | null): Map<number, string> {
+  const names = new Map<number, string>();
+  if (text === null) return names;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    if (line === '') continue;
+    const [name, num] = line.split(/\s+/);
+    const n = Number(num);
+    if (!name || !Number.isInteger(n) || n < 0 || n > 255 || names.has(n)) continue;
+    names.set(n, name);
+  }
+  return names;
+}
+
+/** Set the time zone and protocol names the formatter uses (kept in wasm static memory across resetAll). */
+export function configureIpFormat(config: IpFormatConfig = {}): void {
+  const f = fns();
+  const w = wasm();
+  const tz = config.timezone ?? 'local';
+  const table: [number, number][] = tz === 'local' ? localZoneTable() : [[-(2 ** 53), tz === 'utc' ? 0 : tz]];
+  const n = Math.min(table.length, f.ipFmtTzMax());
+  const tzp = f.ipFmtTzBuffer() >>> 0;
+  const dv = w.dv;
+  for (let i = 0; i < n; i++) {
+    dv.setBigInt64(tzp + 16 * i, BigInt(table[i]![0]), true);
+    dv.setBigInt64(tzp + 16 * i + 8, BigInt(table[i]![1]), true);
+  }
+  f.ipFmtSetTz(n === 1 && table[0]![1] === 0 ? 0 : n);
+
+  let text: string | null;
+  if (config.protocols !== undefined) text = config.protocols;
+  else {
+    try { text = readFileSync('/etc/protocols', 'latin1'); } catch { text = null; }
+  }
+  const pp = f.ipFmtProtoBuffer() >>> 0;
+  const u8 = w.u8;
+  u8.fill(0, pp, pp + 256 * 32);
+  for (const [num, name] of protocolNames(text)) {
+    const b = Buffer.from(name, 'latin1').subarray(0, 31);
+    u8[pp + num * 32] = b.length;
+    u8.set(b, pp + num * 32 + 1);
+  }
+  configured = true;
+}
+
+function ensureConfigured(): void {
+  if (!configured) configureIpFormat();
+}
+
+/** Interface names of this process's network namespace (/sys/class/net/<name>/ifindex). */
+export function localIfNames(): Map<number, string> {
+  const m = new Map<number, string>();
+  try {
+    for (const name of readdirSync('/sys/class/net')) {
+      try {
+        const idx = Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'latin1').trim());
+        if (Number.isInteger(idx)) m.set(idx, name);
+      } catch { /* vanished meanwhile */ }
+    }
+  } catch { /* no sysfs: ip would print if<N> too */ }
+  return m;
+}
+
+/** Hand wasm the names of the interfaces records [first, end) mention. */
+function loadIfNames(first: number, end: number, resolver: IfNameResolver | undefined): void {
+  const f = fns();
+  const count = f.ipFmtCollectIfindexes(first >>> 0, end >>> 0);
+  if (count === 0) { f.ipFmtSetIfCount(0); return; }
+  const w = wasm();
+  const q = f.ipFmtIfQueryBuffer() >>> 0;
+  const idxs: number[] = [];
+  for (let i = 0; i < count; i++) idxs.push(w.dv.getUint32(q + 4 * i, true));
+  const res = resolver ?? localIfNames();
+  const lookup = (i: number): string | undefined => (typeof res === 'function' ? res(i) : res.get(i));
+  const buf = f.ipFmtIfBuffer() >>> 0;
+  let n = 0;
+  for (const idx of idxs) {
+    const name = lookup(idx);
+    if (name === undefined) continue;
+    const b = Buffer.from(name, 'latin1').subarray(0, 19);
+    w.dv.setUint32(buf + 24 * n, idx, true);
+    w.u8[buf + 24 * n + 4] = b.length;
+    w.u8.set(b, buf + 24 * n + 5);
+    n++;
+  }
+  f.ipFmtSetIfCount(n);
+}
+
+function flagsOf(o: IpFormatOptions): number {
+  const s = Math.max(0, Math.min(3, Math.floor(o.stats ?? 0)));
+  return s | (o.oneline ? IPF_ONELINE : 0) | (o.nokeys ? IPF_NOKEYS : 0) | (((o.family ?? 0) & 255) << IPF_FAMILY_SHIFT);
+}
+
+/**
+ * `ip xfrm state list` text of SA records [first, end) of REGION_RECORDS (also `state get` / `allocspi` replies:
+ * pass the reply's record). Decoded UPDSA/DELSA/EXPIRE records print with `Updated `/`Deleted `/`Expired `;
+ * records of other message types are skipped, as ip does.
+ */
+export function formatIpStates(first: number, end: number, opts: IpFormatOptions = {}): Buffer {
+  ensureConfigured();
+  loadIfNames(first, end, opts.ifNames);
+  fns().ipFormatStates(first >>> 0, end >>> 0, flagsOf(opts));
+  return wasm().copy(REGION_OUTPUT);
+}
+
+/** `ip xfrm policy list` / `policy get` text of policy records [first, end). */
+export function formatIpPolicies(first: number, end: number, opts: IpFormatOptions = {}): Buffer {
+  ensureConfigured();
+  loadIfNames(first, end, opts.ifNames);
+  fns().ipFormatPolicies(first >>> 0, end >>> 0, flagsOf(opts));
+  return wasm().copy(REGION_OUTPUT);
+}
+
+/**
+ * `ip xfrm monitor` text of decoded event records [first, end) (any XFRM message: SA/policy events, acquire,
+ * flush, report, aevent, mapping, getdefault, else `Unknown message: …`). Timestamps (-t) and `[nsid …]` are the
+ * caller's to prefix.
+ */
+export function formatIpMonitor(first: number, end: number, opts: IpFormatOptions = {}): Buffer {
+  ensureConfigured();
+  loadIfNames(first, end, opts.ifNames);
+  fns().ipFormatMonitor(first >>> 0, end >>> 0, flagsOf(opts));
+  return wasm().copy(REGION_OUTPUT);
+}
+
+/** `ip xfrm default policy` block (`policy getdefault`): the GETDEFAULT reply record, printed as ip does. */
+export function formatIpDefault(index: number): Buffer {
+  return formatIpMonitor(index, index + 1, {});
+}
+
+/**
+ * `ip xfrm state count` / `ip xfrm policy count` text of a NEWSADINFO / NEWSPDINFO reply record.
+ * ok is false where ip reports a malformed answer (its text, e.g. `BAD SAD info returned`, is still returned).
+ */
+export function formatIpCount(index: number, opts: IpFormatOptions = {}): { text: Buffer; ok: boolean } {
+  ensureConfigured();
+  const ok = fns().ipFormatCount(index >>> 0, flagsOf(opts)) !== 0;
+  return { text: wasm().copy(REGION_OUTPUT), ok };
+}
