@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // scripts/build.mjs — builds everything `npm ci` must produce (layer: tooling): the WebAssembly module
 // (asc), the TypeScript (tsc → dist/) and the native socket addon (node-gyp → build/Release).
-// `node scripts/build.mjs [asm|ts|native]...` builds only the named parts.
+// `node scripts/build.mjs [asm|proto|ts|native]...` builds only the named parts (proto: proto/ → src/gen/ with protoc + ts-proto).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +41,32 @@ function nodeGyp() {
 if (want('asm')) {
   const asc = path.join(root, 'node_modules/assemblyscript/bin/asc.js');
   run('wasm (asc)', process.execPath, [asc, 'asm/src/index.ts', '--config', 'asm/asconfig.json', '--target', 'release']);
+}
+if (want('proto')) {
+  // proto/ → src/gen/ with ts-proto as a protoc plugin (Debian's protobuf-compiler; the npm registry here
+  // lacks @bufbuild/buf's platform packages, so `npm ci` cannot install buf). The plugin options are read
+  // from proto/buf.gen.yaml, so `buf generate` (where buf exists) makes the same files.
+  const gen = readFileSync(path.join(root, 'proto/buf.gen.yaml'), 'utf8');
+  const opts = [...gen.matchAll(/^\s+-\s+(\w+=\S+)\s*$/gm)].map((m) => m[1]).join(',');
+  const protos = readdirSync(path.join(root, 'proto/keyfleet/v1')).filter((f) => f.endsWith('.proto')).map((f) => `proto/keyfleet/v1/${f}`);
+  mkdirSync(path.join(root, 'src/gen'), { recursive: true });
+  // The generated code is committed with the hash of its sources (src/gen/.proto-sha256), so a machine
+  // without protoc still builds, and a stale src/gen is caught (here and by a unit test).
+  const hash = createHash('sha256');
+  for (const p of [...protos, 'proto/buf.gen.yaml']) hash.update(p).update(readFileSync(path.join(root, p)));
+  const want = hash.digest('hex');
+  const stamp = path.join(root, 'src/gen/.proto-sha256');
+  const have = existsSync(stamp) ? readFileSync(stamp, 'utf8').trim() : '';
+  if (spawnSync('protoc', ['--version']).status === 0) {
+    run('proto (protoc + ts-proto)', 'protoc', [`--plugin=protoc-gen-ts_proto=${path.join(root, 'node_modules/.bin/protoc-gen-ts_proto')}`,
+      '--ts_proto_out=src/gen', `--ts_proto_opt=${opts}`, '-I', 'proto', ...protos]);
+    writeFileSync(stamp, want + '\n');
+  } else if (have === want) {
+    console.error('build: proto: protoc not installed; src/gen is up to date with proto/ (committed), kept as is');
+  } else {
+    console.error('build: proto: src/gen is out of date with proto/ and protoc is missing: `apt-get install protobuf-compiler`, then `npm run build`');
+    process.exit(1);
+  }
 }
 if (want('ts')) {
   const tsc = path.join(root, 'node_modules/typescript/bin/tsc');

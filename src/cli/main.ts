@@ -5,6 +5,8 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { setkeyMain } from './setkey.js';
+import { agentMain } from './agent.js';
+import { remoteMain } from './remote.js';
 
 function version(): string {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -15,6 +17,8 @@ function version(): string {
 const HELP = `keyfleet — IPsec key management for fleets of Linux hosts
 
 usage: keyfleet setkey [setkey(8) options]   setkey-compatible, over XFRM netlink
+       keyfleet agent --listen HOST:PORT ...     gRPC agent for this host's (or a netns's) XFRM tables
+       keyfleet remote --agent HOST:PORT,... CMD drive many agents (apply, list, flush, watch, stats)
        keyfleet --version | --help
 
   keyfleet setkey -f FILE        apply a setkey configuration (as setkey -f)
@@ -31,6 +35,10 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'setkey':
       return setkeyMain(rest);
+    case 'agent':
+      return agentMain(rest);
+    case 'remote':
+      return remoteMain(rest);
     case '--version':
     case '-V':
     case 'version':

@@ -1,0 +1,9 @@
+// src/index.ts — the package's public API (layer: package index). Re-exports what programs embed: the
+// agent client library (src/client) and the agent server (src/agent). Nothing inside src/ imports this file.
+export {
+  AgentClient, AgentCallError, forEachAgent, tlsFiles, EntryKind, EventType, OperationStatus,
+  type ConnectOptions, type FleetResult, type ApplyOptions, type ApplyResponse, type Entry, type StatsResponse,
+  type WatchRequest, type WatchResponse, type OperationResult,
+} from './client/index.js';
+export { startAgent, type Agent, type AgentOptions } from './agent/server.js';
+export { parseRoles, loadRoles, type Role, type RolesMap } from './agent/auth.js';

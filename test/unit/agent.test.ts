@@ -1,0 +1,155 @@
+// test/unit/agent.test.ts — the agent's parts that need no kernel (tier unit): roles files, certificate
+// identities, the listening policy, the event hub (sequence numbers, bounded queues, GAP events, resumption,
+// kernel ENOBUFS), redaction of key bytes in entries, and health + reflection over 127.0.0.1:0 (plaintext,
+// an injected event source, no kernel touched).
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { parseRoles, certificateNames, callerOf, requireRole } from '../../src/agent/auth.js';
+import { checkListenPolicy, splitHostPort, startAgent } from '../../src/agent/server.js';
+import { EventHub, type EventSource, type HubEvent } from '../../src/agent/events.js';
+import { entryOf } from '../../src/agent/entries.js';
+import { writeRecord, readRecord } from '../../src/wasm/records.js';
+import { markRecords, restoreRecords } from '../../src/kernel/xfrm.js';
+import { EventType } from '../../src/gen/keyfleet/v1/agent.pb.js';
+import { OP_SA_ADD } from '../../asm/shared/layout.js';
+
+const require = createRequire(import.meta.url);
+
+test('parseRoles maps identities to roles and names what is wrong in a bad file', () => {
+  const r = parseRoles('{"controller.example": ["read", "write", "keys"], "dashboard.example": ["read"]}');
+  assert.equal([...r.get('controller.example')!], ['read', 'write', 'keys']);
+  assert.equal([...r.get('dashboard.example')!], ['read']);
+  assert.throws(() => parseRoles('[]', 'r.json'), /r\.json: expected an object/);
+  assert.throws(() => parseRoles('{"a": ["admin"]}', 'r.json'), /"a": unknown role "admin"/);
+  assert.throws(() => parseRoles('{"a": "read"}'), /expected a list of roles/);
+  assert.throws(() => parseRoles('{nope'), /not valid JSON/);
+});
+
+test('certificateNames lists SAN DNS names, then the CN', () => {
+  assert.equal(certificateNames({ subject: { CN: 'host-1' }, subjectaltname: 'DNS:a.example, IP Address:10.0.0.1, DNS:b.example' }), ['a.example', 'b.example', 'host-1']);
+  assert.equal(certificateNames(undefined), []);
+});
+
+test('callerOf unions the roles of every certificate name; requireRole answers PERMISSION_DENIED', () => {
+  const roles = parseRoles('{"a.example": ["read"], "host-1": ["write"]}');
+  const call = { getPeer: () => 'ipv4:127.0.0.1:1', getAuthContext: () => ({ sslPeerCertificate: { subject: { CN: 'host-1' }, subjectaltname: 'DNS:a.example' } as never }) };
+  const c = callerOf(call, { insecure: false, roles });
+  assert.is(c.identity, 'a.example');
+  assert.equal([...c.roles].sort(), ['read', 'write']);
+  try {
+    requireRole(c, 'keys', 'List with keys');
+    assert.unreachable('no keys role');
+  } catch (e) {
+    assert.is((e as { code: number }).code, 7);
+    assert.match((e as Error).message, "needs the 'keys' role");
+  }
+  assert.equal([...callerOf(call, { insecure: true, roles }).roles], ['read', 'write', 'keys']);
+});
+
+test('plaintext is allowed only on a unix socket or loopback, and only with insecure', () => {
+  assert.not.throws(() => checkListenPolicy({ listen: '127.0.0.1:0', insecure: true }));
+  assert.not.throws(() => checkListenPolicy({ listen: '[::1]:9000', insecure: true }));
+  assert.not.throws(() => checkListenPolicy({ listen: 'unix:/run/keyfleet.sock', insecure: true }));
+  assert.throws(() => checkListenPolicy({ listen: '0.0.0.0:9000', insecure: true }), /only on a unix socket or a loopback/);
+  assert.throws(() => checkListenPolicy({ listen: '127.0.0.1:9000' }), /TLS is required/);
+  assert.equal(splitHostPort('[::1]:50051'), { host: '::1', port: 50051 });
+  assert.throws(() => splitHostPort('nohost'), /HOST:PORT/);
+});
+
+function drain(hub: EventHub, s: Parameters<EventHub['take']>[0]): HubEvent[] {
+  const out: HubEvent[] = [];
+  for (let e = hub.take(s); e; e = hub.take(s)) out.push(e);
+  return out;
+}
+
+const ev = (): Omit<HubEvent, 'sequence' | 'timeMs'> => ({ type: EventType.EVENT_TYPE_NEW_POLICY, messageType: 19, record: null, lost: 0n });
+
+test('a subscriber whose queue overflows gets a GAP with the lost count; others miss nothing', () => {
+  const hub = new EventHub({ queueLimit: 4, window: 100 });
+  const slow = hub.subscribe({ onReady: () => undefined, types: null });
+  const fast = hub.subscribe({ onReady: () => undefined, types: null });
+  const fastGot: HubEvent[] = [];
+  for (let i = 0; i < 7; i++) {
+    hub.publish(ev());
+    fastGot.push(...drain(hub, fast));
+  }
+  assert.equal(fastGot.map((e) => e.sequence), [1n, 2n, 3n, 4n, 5n, 6n, 7n]);
+  const got = drain(hub, slow);
+  // 1..4 filled the queue; 5 overflowed it: 1..5 are dropped and reported as one GAP; 6 and 7 follow.
+  assert.equal(got.map((e) => [e.type, e.sequence, e.lost]), [[EventType.EVENT_TYPE_GAP, 5n, 5n], [EventType.EVENT_TYPE_NEW_POLICY, 6n, 0n], [EventType.EVENT_TYPE_NEW_POLICY, 7n, 0n]]);
+  for (let i = 1; i < got.length; i++) assert.ok(got[i]!.sequence > got[i - 1]!.sequence);
+});
+
+test('subscribing with since_sequence replays the window, with a GAP when it starts too far back', () => {
+  const hub = new EventHub({ window: 3 });
+  for (let i = 0; i < 6; i++) hub.publish(ev());
+  const resumed = hub.subscribe({ onReady: () => undefined, types: null }, 4n);
+  assert.equal(drain(hub, resumed).map((e) => [e.type, e.sequence]), [[EventType.EVENT_TYPE_NEW_POLICY, 5n], [EventType.EVENT_TYPE_NEW_POLICY, 6n]]);
+  const old = hub.subscribe({ onReady: () => undefined, types: null }, 1n);
+  const got = drain(hub, old);
+  assert.equal(got.map((e) => [e.type, e.sequence, e.lost]), [[EventType.EVENT_TYPE_GAP, 3n, 2n], [EventType.EVENT_TYPE_NEW_POLICY, 4n, 0n], [EventType.EVENT_TYPE_NEW_POLICY, 5n, 0n], [EventType.EVENT_TYPE_NEW_POLICY, 6n, 0n]]);
+});
+
+test('kernel ENOBUFS on the subscription becomes a GAP event for every subscriber', () => {
+  let onError: ((e: Error & { code?: string }) => void) | null = null;
+  const source: EventSource = { start: (_d, e) => { onError = e; }, close: () => undefined };
+  const hub = new EventHub({ source });
+  hub.start();
+  const s = hub.subscribe({ onReady: () => undefined, types: new Set([EventType.EVENT_TYPE_ACQUIRE]) });
+  hub.publish(ev()); // filtered out
+  onError!(Object.assign(new Error('No buffer space available'), { code: 'ENOBUFS' }));
+  const got = drain(hub, s);
+  assert.equal(got.map((e) => [e.type, e.sequence]), [[EventType.EVENT_TYPE_GAP, 2n]]);
+  assert.is(hub.kernelOverruns, 1);
+  hub.close();
+});
+
+test('entries show key bytes only with the keys role', () => {
+  const mark = markRecords();
+  try {
+    const i = writeRecord({ kind: OP_SA_ADD, saddr: '10.0.0.1', daddr: '10.0.0.2', proto: 50, spi: 0x1000, mode: 1,
+      enc: { name: 'cbc(aes)', key: Buffer.from('00112233445566778899aabbccddeeff', 'hex'), bits: 128, param: 0 } });
+    const r = readRecord(i);
+    const hidden = entryOf(r, false);
+    assert.match(hidden.json, '"key":"redacted"');
+    assert.not.match(hidden.json, '00112233');
+    assert.is(hidden.spi, 0x1000);
+    assert.match(entryOf(r, true).json, '0x00112233445566778899aabbccddeeff');
+  } finally {
+    restoreRecords(mark);
+  }
+});
+
+test('the agent serves grpc.health.v1 and server reflection (what grpcurl needs)', async () => {
+  const source: EventSource = { start: () => undefined, close: () => undefined };
+  const agent = await startAgent({ listen: '127.0.0.1:0', insecure: true, roles: parseRoles('{}'), events: { source } });
+  try {
+    const healthProto = require.resolve('grpc-health-check/proto/health/v1/health.proto');
+    const reflProto = path.join(path.dirname(require.resolve('@grpc/reflection/package.json')), 'build/proto/grpc/reflection/v1/reflection.proto');
+    const pkg = loadPackageDefinition(loadSync([healthProto, reflProto], { keepCase: true, enums: String })) as never as {
+      grpc: { health: { v1: { Health: new (a: string, c: unknown) => { check(r: object, cb: (e: ServiceError | null, r: { status: string }) => void): void; close(): void } } };
+        reflection: { v1: { ServerReflection: new (a: string, c: unknown) => { ServerReflectionInfo(): NodeJS.ReadWriteStream & { write(m: object): boolean; end(): void }; close(): void } } } };
+    };
+    const h = new pkg.grpc.health.v1.Health(agent.address, credentials.createInsecure());
+    const st = await new Promise<string>((res, rej) => h.check({ service: 'keyfleet.v1.AgentService' }, (e, r) => (e ? rej(e) : res(r.status))));
+    assert.is(st, 'SERVING');
+    h.close();
+    const rc = new pkg.grpc.reflection.v1.ServerReflection(agent.address, credentials.createInsecure());
+    const call = rc.ServerReflectionInfo();
+    const names = await new Promise<string[]>((res, rej) => {
+      call.on('data', (m: { list_services_response?: { service: { name: string }[] } }) => { res(m.list_services_response!.service.map((s) => s.name)); call.end(); });
+      call.on('error', rej);
+      call.write({ list_services: '*' });
+    });
+    assert.ok(names.includes('keyfleet.v1.AgentService'), names.join(','));
+    rc.close();
+  } finally {
+    await agent.close();
+  }
+});
+
+test.run();
