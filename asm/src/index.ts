@@ -6,3 +6,4 @@ export * from "./xfrm-encode";
 export * from "./xfrm-decode";
 export * from "./setkey-format";
 export * from "./ip-format";
+export * from "./ip-parse";

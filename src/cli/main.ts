@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import { setkeyMain } from './setkey.js';
+import { ipMain } from './ip.js';
 import { agentMain } from './agent.js';
 import { remoteMain } from './remote.js';
 
@@ -35,6 +36,7 @@ export async function main(argv: string[]): Promise<number> {
   switch (cmd) {
     case 'setkey':
       return setkeyMain(rest);
+    case 'ip': return ipMain(rest);
     case 'agent':
       return agentMain(rest);
     case 'remote':

@@ -1,0 +1,225 @@
+// test/netns/ip-compat.test.ts — `keyfleet ip` against iproute2 6.1's `ip` (layer: tests, tier netns). The same command
+// lines run in sequence with `ip -n A` and `keyfleet ip -n B` (two fresh namespaces, same starting state); stdout,
+// stderr and exit status must be byte-identical. Policies work on this kernel; SA adds fail in both (no esp4), so
+// SA lines compare argument errors and the kernel's refusal.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const bin = path.join(root, 'bin/keyfleet');
+const A = `kf-${process.pid}-ipa`;
+const B = `kf-${process.pid}-ipb`;
+
+const K32 = '0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f';
+const K16 = '0x00112233445566778899aabbccddeeff';
+const SA = 'src 10.0.0.1 dst 10.0.0.2';
+const T = 'tmpl src 1.1.1.1 dst 2.2.2.2 proto esp mode tunnel';
+
+/** Command lines after `ip [-n NS]`, run in this order. */
+export const LINES: string[] = [
+  // dispatch, usage, abbreviations
+  'xfrm', 'xfrm help', 'xfrm frob', 'xfrm state help', 'xfrm policy help', 'xfrm state frob', 'xfrm policy frob',
+  'xfrm state', 'xfrm policy', 'x s l', 'xfrm po s', 'xfrm sa list', 'xfrm policy lst',
+  // policy add/update/get/delete
+  'xfrm policy add src 10.9.0.0/24 dst 10.8.0.0/24 dir out priority 5 ' + T + ' reqid 3',
+  'xfrm policy add src 10.9.0.0/24 dst 10.8.0.0/24 dir out priority 5 ' + T,
+  'xfrm policy list',
+  'xfrm policy update src 10.9.0.0/24 dst 10.8.0.0/24 dir out priority 6 ' + T + ' reqid 4',
+  'xfrm policy get src 10.9.0.0/24 dst 10.8.0.0/24 dir out',
+  'xfrm policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir in tmpl src 1.1.1.1 dst 2.2.2.2 proto comp mode tunnel tmpl proto esp spi 0x1234 mode transport reqid 4 level use',
+  'xfrm policy add src 10.3.0.0/24 dst 10.4.0.0/24 proto udp dport 53 dir fwd priority 100 ' + T,
+  'xfrm policy add src 10.5.0.0/24 dst 10.6.0.0/24 dir out mark 1 mask 0xff ' + T,
+  'xfrm policy add src 10.5.0.0/24 dst 10.6.0.0/24 dir out ptype sub ' + T,
+  'xfrm policy add src 10.5.1.0/24 dst 10.6.1.0/24 dir out ptype main',
+  'xfrm policy add src 10.7.0.0/24 dst 10.7.1.0/24 dir in action block',
+  'xfrm policy add src 10.7.4.0/24 dst 10.7.5.0/24 dir out if_id 9 ' + T,
+  'xfrm policy add src 10.7.6.0/24 dst 10.7.7.0/24 dir out flag localok icmp limit time-hard 60 limit byte-soft 1000',
+  'xfrm policy add src 2001:db8::/64 dst 2001:db8:1::/64 proto tcp sport 22 dir in tmpl src 2001:db8::1 dst 2001:db8::2 proto esp mode tunnel reqid 2',
+  'xfrm policy add src 10.11.0.0/24 dst 10.12.0.0/24 proto icmp type 8 code 0 dir out',
+  'xfrm policy add src 10.11.1.0/24 dst 10.12.1.0/24 proto gre key 1.2.3.4 dir out',
+  'xfrm policy add src 10.11.2.0/24 dst 10.12.2.0/24 proto 200 dir out',
+  'xfrm policy add src 10.11.3.1 dst 10.12.3.1 dir out priority 0x10',
+  'xfrm policy add src 10.11.4.0/255.255.255.0 dst 10.12.4.0/24 dir out',
+  'xfrm policy add src 10.11.5.0/24 dst 10.12.5.0/24 dir out flag 0x03',
+  'xfrm policy add dir out mark 10 ' + T,
+  'xfrm policy list',
+  'xfrm -s policy list',
+  'xfrm policy get src 10.5.0.0/24 dst 10.6.0.0/24 dir out mark 1 mask 0xff',
+  'xfrm policy get src 10.5.0.0/24 dst 10.6.0.0/24 dir out ptype sub',
+  'xfrm policy get src 10.7.4.0/24 dst 10.7.5.0/24 dir out if_id 9',
+  'xfrm policy get src 10.7.4.0/24 dst 10.7.5.0/24 dir out',
+  'xfrm policy delete src 10.5.0.0/24 dst 10.6.0.0/24 dir out mark 1 mask 0xff',
+  'xfrm policy delete src 10.5.0.0/24 dst 10.6.0.0/24 dir out mark 1 mask 0xff',
+  'xfrm policy delete src 10.7.0.0/24 dst 10.7.1.0/24 dir in',
+  'xfrm policy delete index 9 dir out',
+  'xfrm policy list',
+  'xfrm policy flush ptype sub',
+  'xfrm policy list',
+  'xfrm policy flush',
+  'xfrm policy list',
+  // policy argument errors
+  'xfrm policy add src 10.0.0.0/8',
+  'xfrm policy add dir sideways',
+  'xfrm policy add dir in action deny',
+  'xfrm policy add dir in dir out',
+  'xfrm policy add src 10.0.0.300 dir in',
+  'xfrm policy add src 10.0.0.0/33 dir in',
+  'xfrm policy add src ::1/129 dir in',
+  'xfrm policy add src any dir in',
+  'xfrm policy add dst 10.0.0.0/8 dir out proto tcp',
+  'xfrm policy add dir out tmpl src 1.1.1.1 mode tunnel',
+  'xfrm policy add dir out priority',
+  'xfrm policy add dir out priority -5',
+  'xfrm policy add dir out priority 4294967296',
+  'xfrm policy add dir out priority 08',
+  'xfrm policy add dir out index x',
+  'xfrm policy add dir out ptype other',
+  'xfrm policy add dir out ptype main ptype sub',
+  'xfrm policy add dir out ctx a ctx b',
+  'xfrm policy add dir out mark x',
+  'xfrm policy add dir out mark 1 mask y',
+  'xfrm policy add dir out limit time-soft',
+  'xfrm policy add dir out limit time-soft x',
+  'xfrm policy add dir out limit hours 5',
+  'xfrm policy add dir out flag 0xfff',
+  'xfrm policy add dir out if_id z',
+  'xfrm policy add dir out tmpl src 1.1.1.1 dst 2.2.2.2 proto esp level maybe',
+  'xfrm policy add dir out tmpl src 1.1.1.1 dst 2.2.2.2 proto esp mode sideways',
+  'xfrm policy add dir out tmpl src 1.1.1.1 dst 2.2.2.2 proto bogus',
+  'xfrm policy add dir out tmpl src 1.1.1.1 dst ::2 proto esp',
+  'xfrm policy add dir out tmpl proto route2 spi 5',
+  'xfrm policy add dir out tmpl proto esp reqid x',
+  'xfrm policy add src 1.0.0.0/8 proto tcp type 3 dir in',
+  'xfrm policy add src 1.0.0.0/8 proto icmp sport 3 dir in',
+  'xfrm policy add src 1.0.0.0/8 proto tcp key 5 dir in',
+  'xfrm policy add src 1.0.0.0/8 proto gre key x dir in',
+  'xfrm policy add src 1.0.0.0/8 proto nosuch dir in',
+  'xfrm policy add src 1.0.0.0/8 proto tcp sport 70000 dir in',
+  'xfrm policy add src 1.0.0.0/8 proto icmp type 300 dir in',
+  'xfrm policy add src 1.0.0.0/8 dst ::1 dir in',
+  'xfrm policy delete dir out',
+  'xfrm policy delete src 1.2.3.4 index 9 dir out',
+  'xfrm policy delete index 9 index 10 dir out',
+  'xfrm policy delete src 1.2.3.4 dir out src 1.2.3.5',
+  'xfrm policy delete index 9',
+  'xfrm policy get dir in',
+  'xfrm policy flush bogus',
+  'xfrm policy flush ptype x',
+  'xfrm policy flush ptype main ptype sub',
+  // state argument errors and kernel refusals
+  `xfrm state add ${SA} proto esp spi 1`,
+  `xfrm state add ${SA} proto ah spi 1 enc aes ${K16}`,
+  `xfrm state add ${SA} proto ah spi 1`,
+  `xfrm state add ${SA} proto comp spi 0x10000 comp deflate`,
+  `xfrm state add ${SA} proto comp spi 5 enc aes ${K16}`,
+  `xfrm state add ${SA} proto comp spi 5`,
+  `xfrm state add ${SA} proto esp spi 1 comp deflate`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} mode ro`,
+  `xfrm state add ${SA} proto ah spi 1 auth sha1 ${K16} mode beet`,
+  `xfrm state add ${SA} proto route2 spi 1`,
+  `xfrm state add ${SA} proto route2`,
+  `xfrm state add ${SA} proto route2 mode ro`,
+  `xfrm state add ${SA} proto hao enc aes ${K16}`,
+  `xfrm state add src 1.1.1.1 dst ::1 proto esp`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} flag esn`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} replay-window 5000`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes 0xzz`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes 0x${'00'.repeat(513)}`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} enc aes ${K16}`,
+  `xfrm state add ${SA} proto esp spi 1 aead rfc4106(gcm(aes)) ${K16} 128 enc aes ${K16}`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes`,
+  `xfrm state add ${SA} proto esp spi 1 enc`,
+  `xfrm state add ${SA} proto esp spi 1 aead foo ${K16}`,
+  `xfrm state add ${SA} proto esp spi 1 aead foo ${K16} x`,
+  `xfrm state add ${SA} proto esp spi 1 auth-trunc foo ${K16}`,
+  `xfrm state add ${SA} proto esp spi x`,
+  `xfrm state add ${SA} spi 1`,
+  `xfrm state add mode tunnel`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} encap bogus 1 2 0.0.0.0`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} encap espinudp x 2 0.0.0.0`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} encap espinudp 1 2 nowhere`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} sel src 1.1.1.1 dst ::1`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} seq x`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} flag 0x1ff`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} extra-flag 0xzz`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} replay-seq x`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} if_id x`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} ctx a ctx b`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} bogus`,
+  `xfrm state add ${SA} proto esp spi 1 auth sha256 ${K32} enc aes ${K16}`,
+  `xfrm state add ${SA} proto esp spi 1 mode tunnel reqid 1 enc aes ${K16}`,
+  `xfrm state update ${SA} proto esp spi 1 enc aes ${K16}`,
+  `xfrm state allocspi ${SA} proto esp min 5`,
+  `xfrm state allocspi ${SA} proto esp max 5`,
+  `xfrm state allocspi ${SA} proto esp min 9 max 5`,
+  `xfrm state allocspi ${SA} proto esp spi 5`,
+  `xfrm state allocspi mode tunnel`,
+  `xfrm state allocspi ${SA} proto esp min 1 min 2`,
+  `xfrm state delete ${SA} proto esp spi 0x1000`,
+  `xfrm state delete dst 10.0.0.2 proto esp spi 0x1000`,
+  `xfrm state get ${SA} proto esp spi 0x1000`,
+  `xfrm state get ${SA} proto esp spi 0x1000 mark 7 mask 0xff`,
+  `xfrm state get ${SA} proto esp spi 1 bogus`,
+  `xfrm state delete ${SA}`,
+  `xfrm state flush`, `xfrm state flush proto esp`, `xfrm state flush proto bogus`, `xfrm state flush proto esp proto ah`,
+  `xfrm state flush bogus`,
+  `xfrm state list`, `xfrm state list nokeys`,
+];
+
+function run(cmd: string[], input?: string): { out: string; err: string; code: number } {
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', input });
+  // `-s` prints creation times: the two namespaces' objects are made a moment apart
+  const out = r.stdout.replace(/\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/g, 'TIME');
+  return { out, err: r.stderr, code: r.status ?? -1 };
+}
+
+/** Split like sh would, but our lines have no quotes: blanks only. */
+const words = (l: string): string[] => l.split(/\s+/).filter((w) => w.length > 0);
+
+test.before(() => {
+  for (const ns of [A, B]) { spawnSync('ip', ['netns', 'del', ns]); run(['ip', 'netns', 'add', ns]); }
+});
+test.after(() => {
+  for (const ns of [A, B]) spawnSync('ip', ['netns', 'del', ns]);
+});
+
+let same = 0;
+test(`${LINES.length} command lines give byte-identical stdout, stderr and exit status under ip and keyfleet ip`, () => {
+  const bad: string[] = [];
+  for (const l of LINES) {
+    const w = words(l);
+    // global options written inside the line (`xfrm -s policy list`) move in front
+    const globals = w.filter((x) => x.startsWith('-'));
+    const rest = w.filter((x) => !x.startsWith('-'));
+    const a = run(['ip', ...globals, '-n', A, ...rest]);
+    const b = run([bin, 'ip', ...globals, '-n', B, ...rest]);
+    if (a.out === b.out && a.err === b.err && a.code === b.code) same++;
+    else bad.push(`ip ${l}\n  ip:       ${a.code} ${JSON.stringify(a.out.slice(0, 300))} ${JSON.stringify(a.err)}\n  keyfleet: ${b.code} ${JSON.stringify(b.out.slice(0, 300))} ${JSON.stringify(b.err)}`);
+  }
+  if (bad.length) assert.unreachable(`${bad.length} of ${LINES.length} differ:\n${bad.join('\n')}`);
+});
+
+test('-batch: a list ends the batch with status 0, a kernel error stops it with 2, stdin works', () => {
+  const batch = [
+    'xfrm policy add src 10.20.0.0/24 dst 10.21.0.0/24 dir out # comment',
+    "xfrm policy add src 10.20.1.0/24 dst 10.21.1.0/24 dir 'in'",
+    'xfrm policy list', 'xfrm policy add src 10.20.2.0/24 dst 10.21.2.0/24 dir out', '',
+  ].join('\n');
+  const a = run(['ip', '-n', A, '-batch', '-'], batch);
+  const b = run([bin, 'ip', '-n', B, '-batch', '-'], batch);
+  assert.is(b.out, a.out); assert.is(b.code, a.code); assert.is(b.err, a.err);
+  const dup = 'xfrm policy add src 10.20.0.0/24 dst 10.21.0.0/24 dir out\nxfrm policy add src 10.30.0.0/24 dst 10.31.0.0/24 dir out\n';
+  const a2 = run(['ip', '-force', '-n', A, '-batch', '-'], dup);
+  const b2 = run([bin, 'ip', '-force', '-n', B, '-batch', '-'], dup);
+  assert.is(b2.code, a2.code);
+  assert.ok(b2.err.startsWith(a2.err), b2.err);
+  same += 2;
+  for (const ns of [A, B]) run(['ip', '-n', ns, 'xfrm', 'policy', 'flush']);
+});
+
+test.after(() => { console.log(`ip-compat: ${same} byte-identical comparisons`); });
+
+test.run();
