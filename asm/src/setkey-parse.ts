@@ -1317,7 +1317,8 @@ function ctxSpec(): i32 {
   for (let i = yS; i < yE; i++) if (ch(i) == 0) { yyerror(DIAG_NUL, 0); return 1; }
   const off = append(REGION_BLOB, n + 1);
   memory.copy(at(REGION_BLOB, off), B + yS, n);
-  ctx_doi = doi; ctx_alg = alg; ctx_len = (n + 1) & 0xffff; ctx_off = off;
+  // The IR keeps the label without its NUL (layout.ts: R_CTX_LEN); the encoders add it, as setkey and ip send it.
+  ctx_doi = doi; ctx_alg = alg; ctx_len = n & 0xffff; ctx_off = off;
   return 0;
 }
 /** extension_spec of add/get/delete. */

@@ -385,7 +385,7 @@ function finish(text: Uint8Array, opts: SetkeyParseOptions, raw: RawDiag[], stat
       stderrExtra = `libipsec: invalid IP address while parsing "${str(u32(d.arg, 1), u32(d.arg, 2))}"`;
       expected = 'numeric addresses (the policy parser does not resolve names)';
     }
-    const ls = text.lastIndexOf(10, d.start - 1) + 1;
+    const ls = d.start === 0 ? 0 : text.lastIndexOf(10, d.start - 1) + 1; // lastIndexOf(x, -1) searches from the end
     let le = text.indexOf(10, d.start);
     if (le < 0) le = text.length;
     const excerpt = str(ls, Math.min(le, ls + 4096));
