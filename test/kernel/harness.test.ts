@@ -13,7 +13,9 @@ import {
 } from '../../asm/shared/xfrm.js';
 import { openNetlinkXfrm, openPfKey, type RawSocket } from '../../src/native/index.js';
 
-const SETKEY = '/work/shared/tools/setkey/setkey';
+// The reference setkey: shared/ sits beside the checkout (CI) or at /work/shared (developers).
+const SETKEY = [process.env.KEYFLEET_REF_SETKEY, new URL('../../../../shared/tools/setkey/setkey', import.meta.url).pathname, '/work/shared/tools/setkey/setkey']
+  .find((p): p is string => !!p && existsSync(p)) ?? '/work/shared/tools/setkey/setkey';
 const KEY128 = '0x00112233445566778899aabbccddeeff';
 const KEY256 = '0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff';
 const KEY160 = '0x00112233445566778899aabbccddeeff00112233';

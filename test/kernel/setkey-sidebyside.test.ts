@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runSetkey, printDump } from '../../src/engine/setkey.js';
@@ -16,7 +16,9 @@ import type { Sink } from '../../src/cli/output.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const dir = path.join(root, 'test/fixtures/setkey');
-const SETKEY = path.resolve(root, '../shared/tools/setkey/setkey');
+/** The reference setkey 0.8.2: shared/ sits beside the checkout (CI), or at /work/shared (developers). */
+const SETKEY = [process.env.KEYFLEET_REF_SETKEY, path.resolve(root, '../shared/tools/setkey/setkey'), '/work/shared/tools/setkey/setkey']
+  .find((p): p is string => !!p && existsSync(p)) ?? '';
 setStrerror(strerror);
 
 /** Known, explained differences: fixture → why. Everything else must match exactly. */
@@ -65,6 +67,12 @@ let nsn = 0;
 const only = process.env.KEYFLEET_FIXTURES ? new RegExp(process.env.KEYFLEET_FIXTURES) : null; // narrow a run while debugging
 const fixtures = readdirSync(dir).filter((f) => f.endsWith('.conf') && (!only || only.test(f))).sort();
 const results: string[] = [];
+
+test('the reference setkey 0.8.2 is there to compare against', () => {
+  assert.ok(SETKEY, 'shared/tools/setkey/setkey not found beside the checkout or at /work/shared (set KEYFLEET_REF_SETKEY)');
+  const v = sh(SETKEY, ['-V']);
+  assert.match(v.out, 'ipsec-tools 0.8.2');
+});
 
 for (const f of fixtures) {
   test(`${f}: keyfleet setkey matches setkey 0.8.2`, async () => {
