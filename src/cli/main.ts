@@ -4,10 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
-import { setkeyMain } from './setkey.js';
-import { ipMain } from './ip.js';
-import { agentMain } from './agent.js';
-import { remoteMain } from './remote.js';
+// Subcommands are imported on use: the agent pulls in gRPC, which would cost every setkey run ~100 ms.
 
 function version(): string {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -35,12 +32,13 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case 'setkey':
-      return setkeyMain(rest);
-    case 'ip': return ipMain(rest);
+      return (await import('./setkey.js')).setkeyMain(rest);
+    case 'ip':
+      return (await import('./ip.js')).ipMain(rest);
     case 'agent':
-      return agentMain(rest);
+      return (await import('./agent.js')).agentMain(rest);
     case 'remote':
-      return remoteMain(rest);
+      return (await import('./remote.js')).remoteMain(rest);
     case '--version':
     case '-V':
     case 'version':
