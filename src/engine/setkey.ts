@@ -298,11 +298,18 @@ async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fa
 
 /**
  * `deleteall` as ipsec-tools 0.8.2 does it on Linux (sendkeymsg_spigrep): a SADB_DUMP of the protocol,
- * then one SADB_DELETE. Its receive loop looks only at the first dump message (the newest SA): if that
- * one matches src/dst it is deleted, and the remaining dump messages are then read by the DELETE's reply
- * loop and printed as a dump would print them; the DELETE's own reply is left unread. Observed with the
+ * then one SADB_DELETE. Its receive loop stops after the first dump message that matches src/dst: that
+ * SA is deleted, and the remaining dump messages are then read by the DELETE's reply loop and printed as
+ * a dump would print them; the DELETE's own reply is left unread. Observed with the
  * real setkey on a 6.1 kernel (4 SAs, 3 matching: only the newest deleted, the other 3 printed with
  * sadb_seq 2, 3, 0). We reproduce the kernel state and the output; the unread reply is not modelled.
+ * Precisely (setkey.c sendkeymsg_spigrep): a dump message that does not match is consumed (`continue`
+ * keeps the receive pointer at the buffer start) and the loop goes on while its sadb_msg_seq is non-zero;
+ * only the FIRST MATCHING message moves the pointer past itself, onto stale buffer bytes whose "seq" read
+ * as 0 in every run observed, which ends the loop there. So the first match (not necessarily the newest
+ * SA) is deleted and only the messages after it are left for the DELETE's reply loop to print; with no
+ * match everything is consumed and nothing is printed (seen in the kernel VM by
+ * test/kernel/setkey-compat.test.ts, fixtures sa-deleteall-mixed and sa-deleteall-newest-not-matching).
  */
 async function deleteAll(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
   const w = wasm();
@@ -319,18 +326,21 @@ async function deleteAll(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fai
     const list: number[] = [];
     for (let k = first; k < end; k++) if (u8(rec(k), R_PROTO) === proto && countSetkeySAs(k, k + 1) > 0) list.push(k);
     if (list.length === 0) return true;
-    const head = rec(list[0]!);
-    const matches = u8(head, R_FAMILY) === family
-      && want.equals(w.u8.subarray(head.base + R_SADDR, head.base + R_SADDR + 16))
-      && wantD.equals(w.u8.subarray(head.base + R_DADDR, head.base + R_DADDR + 16));
+    const matchAt = list.findIndex((k) => {
+      const c = rec(k);
+      return u8(c, R_FAMILY) === family
+        && want.equals(w.u8.subarray(c.base + R_SADDR, c.base + R_SADDR + 16))
+        && wantD.equals(w.u8.subarray(c.base + R_DADDR, c.base + R_DADDR + 16));
+    });
+    if (matchAt < 0) return true;
+    const head = rec(list[matchAt]!);
     const now = Date.now() / 1000;
-    for (let n = 1; n < list.length; n++) {
+    for (let n = matchAt + 1; n < list.length; n++) {
       const k = list[n]!;
       o.out.write(formatSetkeySAs(k, k + 1, { all: o.all, ports: o.ports, short: false, now, pid: o.pid, firstSeq: n + 1, total: list.length }));
     }
-    if (!matches) return true;
     w.dv.setUint8(head.base + R_KIND, OP_SA_DELETE);
-    const res = await kernel.apply(list[0]!, list[0]! + 1);
+    const res = await kernel.apply(list[matchAt]!, list[matchAt]! + 1);
     // setkey never reads this reply, so it prints nothing either way; --strict still sees the failure.
     if (res.failures[0] && o.strict) fail(i, res.failures[0].error);
     return res.failures.length === 0;
