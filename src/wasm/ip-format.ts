@@ -4,6 +4,7 @@
 // localtime), /etc/protocols (getprotobynumber) and interface names (ll_index_to_name), handed to wasm.
 import { readFileSync, readdirSync } from 'node:fs';
 import { REGION_OUTPUT } from '../../asm/shared/layout.js';
+import { localZoneTable } from './local-zone.js';
 import { wasm } from './index.js';
 
 interface IpFormatExports {
@@ -58,29 +59,6 @@ function fns(): IpFormatExports {
   return wasm().fns<IpFormatExports>();
 }
 
-/** [start second, offset seconds] pairs covering 1968 .. 2106 for the process's local zone: weekly samples, each
- *  change bisected to the second (same method as src/wasm/setkey-format.ts). */
-function localZoneTable(): [number, number][] {
-  const off = (s: number): number => Math.round(-new Date(s * 1000).getTimezoneOffset() * 60);
-  const week = 7 * 86400;
-  const from = -2 * 365 * 86400;
-  const to = Math.max(4291747200, Math.floor(Date.now() / 1000) + 5 * 365 * 86400);
-  const out: [number, number][] = [[from, off(from)]];
-  let prev = out[0]![1];
-  for (let a = from; a < to; a += week) {
-    const b = a + week;
-    const ob = off(b);
-    if (ob === prev) continue;
-    let lo = a, hi = b;
-    while (hi - lo > 1) {
-      const mid = Math.floor((lo + hi) / 2);
-      if (off(mid) === prev) lo = mid; else hi = mid;
-    }
-    out.push([hi, ob]);
-    prev = ob;
-  }
-  return out;
-}
 
 /** getprotobynumber(): the first /etc/protocols entry for each number 0..255. */
 function protocolNames(text: string | null): Map<number, string> {
