@@ -39,6 +39,8 @@ export interface Subscriber {
   /** Called when the queue goes from empty to non-empty (the consumer then drains with take()). */
   onReady: () => void;
   types: ReadonlySet<EventType> | null;
+  /** Further filter on the event's entry (GAP events always pass). */
+  filter?: (record: XfrmRecord | null) => boolean;
 }
 
 class Subscription {
@@ -143,6 +145,7 @@ export class EventHub {
 
   #offer(s: Subscription, ev: HubEvent): void {
     if (ev.type !== EventType.EVENT_TYPE_GAP && s.sub.types && !s.sub.types.has(ev.type)) return;
+    if (ev.type !== EventType.EVENT_TYPE_GAP && s.sub.filter && !s.sub.filter(ev.record)) return;
     const wasEmpty = s.queue.length === 0 && !s.hasGap;
     if (s.queue.length >= s.limit) {
       // Overflow: drop what is queued and tell the subscriber how much it lost.

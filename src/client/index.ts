@@ -4,12 +4,33 @@
 import { readFileSync } from 'node:fs';
 import { credentials, Metadata, type ChannelCredentials, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import {
-  AgentServiceClient, EntryKind, type ApplyOptions, type ApplyResponse, type Entry, type StatsResponse, type WatchRequest,
-  type WatchResponse, type ApplyStreamRequest,
+  AgentServiceClient, EntryKind, ApplyRequest, ApplyStreamRequest, ListRequest, WatchRequest, StatsRequest, PlanRequest, SyncRequest,
+  GetRequest, AllocSpiRequest, DesiredState,
+  type ApplyOptions, type ApplyResponse, type Entry, type StatsResponse, type WatchResponse, type Operation, type PlanResponse,
+  type SyncResponse, type AllocSpiResponse, type SaId, type PolicyId, type ApplyStreamResponse,
 } from '../gen/keyfleet/v1/agent.pb.js';
 
-export { EntryKind, EventType, OperationStatus } from '../gen/keyfleet/v1/agent.pb.js';
-export type { ApplyOptions, ApplyResponse, Entry, StatsResponse, WatchRequest, WatchResponse, OperationResult } from '../gen/keyfleet/v1/agent.pb.js';
+export {
+  EntryKind, EventType, OperationStatus, IpsecProtocol, Mode, Direction, PolicyAction, ChangeAction,
+} from '../gen/keyfleet/v1/agent.pb.js';
+export type {
+  ApplyOptions, ApplyResponse, Entry, StatsResponse, WatchResponse, OperationResult, Operation, SecurityAssociation, Policy,
+  Template, Selector, SaId, PolicyId, PlanResponse, SyncResponse, Change, AllocSpiResponse, ApplyStreamResponse,
+} from '../gen/keyfleet/v1/agent.pb.js';
+export type { WatchRequest, ListRequest, AllocSpiRequest, DesiredState } from '../gen/keyfleet/v1/agent.pb.js';
+
+/** A batch in one of its three forms: setkey text (a string), `{ ip }` (ip -batch text) or `{ operations }`. */
+export type Batch = string | { setkey: string } | { ip: string } | { operations: Operation[] };
+
+function batchFields(b: Batch): Pick<ApplyRequest, 'setkeyText' | 'ipBatchText' | 'operations'> {
+  if (typeof b === 'string') return { setkeyText: b, ipBatchText: '', operations: [] };
+  if ('setkey' in b) return { setkeyText: b.setkey, ipBatchText: '', operations: [] };
+  if ('ip' in b) return { setkeyText: '', ipBatchText: b.ip, operations: [] };
+  return { setkeyText: '', ipBatchText: '', operations: b.operations };
+}
+
+/** A streamed batch's messages: text chunks (setkey or ip syntax) or arrays of operations. */
+export type StreamChunk = Uint8Array | string | Operation[];
 
 export interface ConnectOptions {
   /** PEM: the CA that signed the agents' certificates. */
@@ -71,32 +92,69 @@ export class AgentClient {
     return new AgentCallError(this.address, e);
   }
 
-  /** Applies setkey text (one batch). */
-  apply(setkeyText: string, options: Partial<ApplyOptions> = {}, sourceName = ''): Promise<ApplyResponse> {
+  #unary<Req, Res>(method: (req: Req, md: Metadata, o: { deadline: Date }, cb: (e: ServiceError | null, r: Res) => void) => unknown, req: Req): Promise<Res> {
     return new Promise((resolve, reject) => {
-      this.#client.apply({ setkeyText, options: fullOptions(options), sourceName }, new Metadata(), this.#opts(), (e, r) => (e ? reject(this.#wrap(e)) : resolve(r)));
+      method.call(this.#client, req, new Metadata(), this.#opts(), (e: ServiceError | null, r: Res) => (e ? reject(this.#wrap(e)) : resolve(r)));
     });
   }
 
-  /** Applies a large setkey text streamed in chunks (bytes or strings, e.g. a file read stream). */
-  async applyStream(chunks: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array | string>, options: Partial<ApplyOptions> = {}, sourceName = ''): Promise<ApplyResponse> {
+  /** Applies one batch: setkey text (a string), `{ ip: text }` or `{ operations: [...] }`. */
+  apply(batch: Batch, options: Partial<ApplyOptions> = {}, sourceName = ''): Promise<ApplyResponse> {
+    return this.#unary(this.#client.apply, ApplyRequest.fromPartial({ ...batchFields(batch), options: fullOptions(options), sourceName }));
+  }
+
+  /**
+   * Streams a large batch: text chunks (`syntax` says whether setkey or ip -batch; split anywhere, e.g. a file
+   * read stream) or arrays of operations. Waits for the agent to take each message (backpressure).
+   */
+  async applyStream(chunks: AsyncIterable<StreamChunk> | Iterable<StreamChunk>, options: Partial<ApplyOptions> = {}, sourceName = '', syntax: 'setkey' | 'ip' = 'setkey'): Promise<ApplyResponse & { windows: number; peakWindowBytes: bigint; backpressured: number }> {
     let call!: ReturnType<AgentServiceClient['applyStream']>;
-    const done = new Promise<ApplyResponse>((resolve, reject) => {
-      call = this.#client.applyStream(new Metadata(), this.#opts(), (e, r) => (e ? reject(this.#wrap(e)) : resolve(r.result!)));
+    const done = new Promise<ApplyStreamResponse>((resolve, reject) => {
+      call = this.#client.applyStream(new Metadata(), this.#opts(), (e, r) => (e ? reject(this.#wrap(e)) : resolve(r)));
     });
     let first = true;
+    let backpressured = 0;
+    let failed = false;
+    done.catch(() => { failed = true; });
     for await (const c of chunks) {
-      const m: ApplyStreamRequest = { setkeyChunk: typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength), sourceName: first ? sourceName : '', ...(first ? { options: fullOptions(options) } : {}) };
+      if (failed) break;
+      const body = Array.isArray(c) ? { operations: c } : syntax === 'ip' ? { ipBatchChunk: toBytes(c) } : { setkeyChunk: toBytes(c) };
+      const m = ApplyStreamRequest.fromPartial({ ...body, ...(first ? { options: fullOptions(options), sourceName } : {}) });
       first = false;
-      if (!call.write(m)) await new Promise((r) => call.once('drain', r));
+      if (!call.write(m)) {
+        backpressured++;
+        await new Promise<void>((r) => { call.once('drain', () => r()); done.then(() => r(), () => r()); });
+      }
     }
     call.end();
-    return done;
+    const r = await done;
+    return { ...r.result!, windows: r.windows, peakWindowBytes: r.peakWindowBytes, backpressured };
   }
 
-  /** Lists SAs and/or policies. */
-  list(kind: EntryKind = EntryKind.ENTRY_KIND_UNSPECIFIED, filter: { address?: string; spi?: number } = {}): AsyncIterable<Entry> {
-    const stream = this.#client.list({ kind, address: filter.address ?? '', spi: filter.spi ?? 0 }, new Metadata(), this.#opts());
+  /** The changes that would turn the agent's tables into `desired` (nothing is changed). */
+  plan(desired: Batch, o: Partial<Pick<DesiredState, 'scope' | 'kameMode' | 'sourceName'>> = {}): Promise<PlanResponse> {
+    return this.#unary(this.#client.plan, PlanRequest.fromPartial({ desired: desiredOf(desired, o) }));
+  }
+
+  /** Applies the plan towards `desired`, atomically. */
+  sync(desired: Batch, o: Partial<Pick<DesiredState, 'scope' | 'kameMode' | 'sourceName'>> = {}): Promise<SyncResponse> {
+    return this.#unary(this.#client.sync, SyncRequest.fromPartial({ desired: desiredOf(desired, o) }));
+  }
+
+  /** One SA or policy (rejects with NOT_FOUND when there is none). */
+  async get(id: { sa: SaId } | { policy: PolicyId }): Promise<Entry> {
+    const r = await this.#unary(this.#client.get, GetRequest.fromPartial(id));
+    return r.entry!;
+  }
+
+  /** Reserves a free SPI in [min, max]. */
+  allocSpi(req: Partial<AllocSpiRequest> & { dst: string }): Promise<AllocSpiResponse> {
+    return this.#unary(this.#client.allocSpi, AllocSpiRequest.fromPartial(req));
+  }
+
+  /** Lists SAs and/or policies, filtered by the agent. */
+  list(kind: EntryKind = EntryKind.ENTRY_KIND_UNSPECIFIED, filter: Partial<Omit<ListRequest, 'kind'>> = {}): AsyncIterable<Entry> {
+    const stream = this.#client.list(ListRequest.fromPartial({ ...filter, kind }), new Metadata(), this.#opts());
     return mapStream(stream, (m) => m.entry!, (e) => this.#wrap(e));
   }
 
@@ -106,10 +164,8 @@ export class AgentClient {
     });
   }
 
-  stats(): Promise<StatsResponse> {
-    return new Promise((resolve, reject) => {
-      this.#client.stats({}, new Metadata(), this.#opts(), (e, r) => (e ? reject(this.#wrap(e)) : resolve(r)));
-    });
+  stats(o: { includeSaCounters?: boolean } = {}): Promise<StatsResponse> {
+    return this.#unary(this.#client.stats, StatsRequest.fromPartial(o));
   }
 
   /**
@@ -117,7 +173,7 @@ export class AgentClient {
    * registered the subscription (events after that are delivered).
    */
   watch(req: Partial<WatchRequest> = {}, signal?: AbortSignal): { events: AsyncIterable<WatchResponse>; ready: Promise<void> } {
-    const stream = this.#client.watch({ sinceSequence: req.sinceSequence ?? 0n, types: req.types ?? [] });
+    const stream = this.#client.watch(WatchRequest.fromPartial(req));
     const ready = new Promise<void>((resolve, reject) => {
       stream.once('metadata', () => resolve());
       stream.once('error', (e: ServiceError) => reject(this.#wrap(e)));
@@ -130,6 +186,15 @@ export class AgentClient {
   close(): void {
     this.#client.close();
   }
+}
+
+function toBytes(c: Uint8Array | string): Buffer {
+  return typeof c === 'string' ? Buffer.from(c) : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+}
+
+function desiredOf(b: Batch, o: Partial<Pick<DesiredState, 'scope' | 'kameMode' | 'sourceName'>>): DesiredState {
+  const f = batchFields(b);
+  return DesiredState.fromPartial({ setkeyText: f.setkeyText, ipBatchText: f.ipBatchText, operations: f.operations, ...o });
 }
 
 function fullOptions(o: Partial<ApplyOptions>): ApplyOptions {

@@ -29,9 +29,191 @@ export const protobufFileName = "keyfleet/v1/agent.proto";
 
 /**
  * proto/keyfleet/v1/agent.proto — the keyfleet agent's gRPC API (layer: api). One AgentService per host or
- * network namespace: apply batches of setkey text, list, flush, watch kernel XFRM events, stats. Served by
+ * network namespace: apply batches (setkey text, ip -batch text, structured operations), plan/sync to a desired
+ * state, list/get, flush, allocate SPIs, watch kernel XFRM events, stats. Served by
  * src/agent, used by src/client; TypeScript in src/gen is generated from this file by ts-proto.
  */
+
+/** IpsecProtocol is the XFRM protocol of an SA or template (linux/in.h IPPROTO_*). */
+export enum IpsecProtocol {
+  /** IPSEC_PROTOCOL_UNSPECIFIED - Unspecified: any (flushes, filters) or ESP (SAs, templates). */
+  IPSEC_PROTOCOL_UNSPECIFIED = 0,
+  IPSEC_PROTOCOL_ESP = 1,
+  IPSEC_PROTOCOL_AH = 2,
+  IPSEC_PROTOCOL_COMP = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function ipsecProtocolFromJSON(object: any): IpsecProtocol {
+  switch (object) {
+    case 0:
+    case "IPSEC_PROTOCOL_UNSPECIFIED":
+      return IpsecProtocol.IPSEC_PROTOCOL_UNSPECIFIED;
+    case 1:
+    case "IPSEC_PROTOCOL_ESP":
+      return IpsecProtocol.IPSEC_PROTOCOL_ESP;
+    case 2:
+    case "IPSEC_PROTOCOL_AH":
+      return IpsecProtocol.IPSEC_PROTOCOL_AH;
+    case 3:
+    case "IPSEC_PROTOCOL_COMP":
+      return IpsecProtocol.IPSEC_PROTOCOL_COMP;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return IpsecProtocol.UNRECOGNIZED;
+  }
+}
+
+export function ipsecProtocolToJSON(object: IpsecProtocol): string {
+  switch (object) {
+    case IpsecProtocol.IPSEC_PROTOCOL_UNSPECIFIED:
+      return "IPSEC_PROTOCOL_UNSPECIFIED";
+    case IpsecProtocol.IPSEC_PROTOCOL_ESP:
+      return "IPSEC_PROTOCOL_ESP";
+    case IpsecProtocol.IPSEC_PROTOCOL_AH:
+      return "IPSEC_PROTOCOL_AH";
+    case IpsecProtocol.IPSEC_PROTOCOL_COMP:
+      return "IPSEC_PROTOCOL_COMP";
+    case IpsecProtocol.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Mode is the XFRM mode (linux/xfrm.h XFRM_MODE_*). */
+export enum Mode {
+  /** MODE_UNSPECIFIED - Unspecified: transport. */
+  MODE_UNSPECIFIED = 0,
+  MODE_TRANSPORT = 1,
+  MODE_TUNNEL = 2,
+  MODE_BEET = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function modeFromJSON(object: any): Mode {
+  switch (object) {
+    case 0:
+    case "MODE_UNSPECIFIED":
+      return Mode.MODE_UNSPECIFIED;
+    case 1:
+    case "MODE_TRANSPORT":
+      return Mode.MODE_TRANSPORT;
+    case 2:
+    case "MODE_TUNNEL":
+      return Mode.MODE_TUNNEL;
+    case 3:
+    case "MODE_BEET":
+      return Mode.MODE_BEET;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Mode.UNRECOGNIZED;
+  }
+}
+
+export function modeToJSON(object: Mode): string {
+  switch (object) {
+    case Mode.MODE_UNSPECIFIED:
+      return "MODE_UNSPECIFIED";
+    case Mode.MODE_TRANSPORT:
+      return "MODE_TRANSPORT";
+    case Mode.MODE_TUNNEL:
+      return "MODE_TUNNEL";
+    case Mode.MODE_BEET:
+      return "MODE_BEET";
+    case Mode.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Direction is a policy direction (XFRM_POLICY_IN/OUT/FWD). */
+export enum Direction {
+  DIRECTION_UNSPECIFIED = 0,
+  DIRECTION_IN = 1,
+  DIRECTION_OUT = 2,
+  DIRECTION_FWD = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function directionFromJSON(object: any): Direction {
+  switch (object) {
+    case 0:
+    case "DIRECTION_UNSPECIFIED":
+      return Direction.DIRECTION_UNSPECIFIED;
+    case 1:
+    case "DIRECTION_IN":
+      return Direction.DIRECTION_IN;
+    case 2:
+    case "DIRECTION_OUT":
+      return Direction.DIRECTION_OUT;
+    case 3:
+    case "DIRECTION_FWD":
+      return Direction.DIRECTION_FWD;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return Direction.UNRECOGNIZED;
+  }
+}
+
+export function directionToJSON(object: Direction): string {
+  switch (object) {
+    case Direction.DIRECTION_UNSPECIFIED:
+      return "DIRECTION_UNSPECIFIED";
+    case Direction.DIRECTION_IN:
+      return "DIRECTION_IN";
+    case Direction.DIRECTION_OUT:
+      return "DIRECTION_OUT";
+    case Direction.DIRECTION_FWD:
+      return "DIRECTION_FWD";
+    case Direction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** PolicyAction is what a policy does with matching traffic. */
+export enum PolicyAction {
+  /** POLICY_ACTION_UNSPECIFIED - Unspecified: allow. */
+  POLICY_ACTION_UNSPECIFIED = 0,
+  POLICY_ACTION_ALLOW = 1,
+  POLICY_ACTION_BLOCK = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function policyActionFromJSON(object: any): PolicyAction {
+  switch (object) {
+    case 0:
+    case "POLICY_ACTION_UNSPECIFIED":
+      return PolicyAction.POLICY_ACTION_UNSPECIFIED;
+    case 1:
+    case "POLICY_ACTION_ALLOW":
+      return PolicyAction.POLICY_ACTION_ALLOW;
+    case 2:
+    case "POLICY_ACTION_BLOCK":
+      return PolicyAction.POLICY_ACTION_BLOCK;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return PolicyAction.UNRECOGNIZED;
+  }
+}
+
+export function policyActionToJSON(object: PolicyAction): string {
+  switch (object) {
+    case PolicyAction.POLICY_ACTION_UNSPECIFIED:
+      return "POLICY_ACTION_UNSPECIFIED";
+    case PolicyAction.POLICY_ACTION_ALLOW:
+      return "POLICY_ACTION_ALLOW";
+    case PolicyAction.POLICY_ACTION_BLOCK:
+      return "POLICY_ACTION_BLOCK";
+    case PolicyAction.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 /** OperationStatus is the outcome of one operation of a batch. */
 export enum OperationStatus {
@@ -82,6 +264,56 @@ export function operationStatusToJSON(object: OperationStatus): string {
     case OperationStatus.OPERATION_STATUS_ROLLED_BACK:
       return "OPERATION_STATUS_ROLLED_BACK";
     case OperationStatus.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** ChangeAction is what a plan does to one entry. */
+export enum ChangeAction {
+  CHANGE_ACTION_UNSPECIFIED = 0,
+  CHANGE_ACTION_ADD = 1,
+  /**
+   * CHANGE_ACTION_UPDATE - Policies are updated in place (XFRM_MSG_UPDPOLICY); SAs are replaced (delete + add), since the kernel's
+   * update does not change algorithms or keys.
+   */
+  CHANGE_ACTION_UPDATE = 2,
+  CHANGE_ACTION_DELETE = 3,
+  UNRECOGNIZED = -1,
+}
+
+export function changeActionFromJSON(object: any): ChangeAction {
+  switch (object) {
+    case 0:
+    case "CHANGE_ACTION_UNSPECIFIED":
+      return ChangeAction.CHANGE_ACTION_UNSPECIFIED;
+    case 1:
+    case "CHANGE_ACTION_ADD":
+      return ChangeAction.CHANGE_ACTION_ADD;
+    case 2:
+    case "CHANGE_ACTION_UPDATE":
+      return ChangeAction.CHANGE_ACTION_UPDATE;
+    case 3:
+    case "CHANGE_ACTION_DELETE":
+      return ChangeAction.CHANGE_ACTION_DELETE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ChangeAction.UNRECOGNIZED;
+  }
+}
+
+export function changeActionToJSON(object: ChangeAction): string {
+  switch (object) {
+    case ChangeAction.CHANGE_ACTION_UNSPECIFIED:
+      return "CHANGE_ACTION_UNSPECIFIED";
+    case ChangeAction.CHANGE_ACTION_ADD:
+      return "CHANGE_ACTION_ADD";
+    case ChangeAction.CHANGE_ACTION_UPDATE:
+      return "CHANGE_ACTION_UPDATE";
+    case ChangeAction.CHANGE_ACTION_DELETE:
+      return "CHANGE_ACTION_DELETE";
+    case ChangeAction.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -264,7 +496,7 @@ export interface ApplyOptions {
   kameMode: boolean;
 }
 
-/** ApplyRequest carries a batch of setkey(8) statements. */
+/** ApplyRequest carries a batch in exactly one of three forms. */
 export interface ApplyRequest {
   /** setkey -f text, e.g. "spdadd 10.0.0.1 10.0.0.2 any -P out none;". */
   setkeyText: string;
@@ -273,13 +505,154 @@ export interface ApplyRequest {
     | undefined;
   /** A name for diagnostics and the audit log (e.g. the file the text came from). */
   sourceName: string;
+  /** `ip -batch` text, one command per line, e.g. "xfrm policy add src 10.0.0.1 dst 10.0.0.2 dir out". */
+  ipBatchText: string;
+  /** Structured operations, applied in order. */
+  operations: Operation[];
+}
+
+/** Selector is a traffic selector (struct xfrm_selector). */
+export interface Selector {
+  /** Source prefix, "10.0.0.0/24" or an address (a full-length prefix). Empty: any of the family. */
+  src: string;
+  dst: string;
+  /** Upper-layer protocol number (0: any), e.g. 6 for TCP. */
+  proto: number;
+  /** Ports (0: any). */
+  sport: number;
+  dport: number;
+}
+
+/** Algorithm is a kernel algorithm with its key, e.g. name "cbc(aes)" and a 16-byte key. */
+export interface Algorithm {
+  name: string;
+  key: Buffer;
+  /** AEAD: ICV length in bits; authentication: truncation length in bits (0: the kernel default). */
+  icvBits: number;
+}
+
+/** Lifetime limits (struct xfrm_lifetime_cfg); 0 means no limit. */
+export interface Lifetime {
+  softBytes: bigint;
+  hardBytes: bigint;
+  softPackets: bigint;
+  hardPackets: bigint;
+  softAddSeconds: bigint;
+  hardAddSeconds: bigint;
+  softUseSeconds: bigint;
+  hardUseSeconds: bigint;
+}
+
+/** Mark is an XFRM mark (value and mask). */
+export interface Mark {
+  value: number;
+  mask: number;
+}
+
+/** Encap is NAT-T encapsulation (struct xfrm_encap_tmpl). */
+export interface Encap {
+  /** UDP_ENCAP_ESPINUDP = 2. */
+  type: number;
+  sport: number;
+  dport: number;
+  oa: string;
+}
+
+/** SecurityAssociation is an SA to add or update. */
+export interface SecurityAssociation {
+  src: string;
+  dst: string;
+  protocol: IpsecProtocol;
+  spi: number;
+  mode: Mode;
+  reqid: number;
+  replayWindow: number;
+  auth?: Algorithm | undefined;
+  enc?: Algorithm | undefined;
+  aead?: Algorithm | undefined;
+  comp?: Algorithm | undefined;
+  selector?: Selector | undefined;
+  lifetime?: Lifetime | undefined;
+  mark?: Mark | undefined;
+  encap?:
+    | Encap
+    | undefined;
+  /** XFRM_STATE_* flags, e.g. 1 (noecn). */
+  flags: number;
+  ifId: number;
+}
+
+/** SaId names an SA: destination, protocol and SPI (plus source and mark where they disambiguate). */
+export interface SaId {
+  dst: string;
+  protocol: IpsecProtocol;
+  spi: number;
+  src: string;
+  mark?: Mark | undefined;
+}
+
+/** Template is one transform of a policy (struct xfrm_user_tmpl). */
+export interface Template {
+  protocol: IpsecProtocol;
+  mode: Mode;
+  /** Tunnel endpoints (tunnel mode); empty in transport mode. */
+  src: string;
+  dst: string;
+  spi: number;
+  reqid: number;
+  /** Level "use" instead of "require". */
+  optional: boolean;
+}
+
+/** Policy is a security policy to add or update. */
+export interface Policy {
+  selector?: Selector | undefined;
+  dir: Direction;
+  action: PolicyAction;
+  priority: number;
+  /** 0: the kernel picks one. */
+  index: number;
+  templates: Template[];
+  mark?: Mark | undefined;
+  lifetime?: Lifetime | undefined;
+  ifId: number;
+}
+
+/** PolicyId names a policy: selector and direction (and mark), or its index. */
+export interface PolicyId {
+  selector?: Selector | undefined;
+  dir: Direction;
+  mark?: Mark | undefined;
+  index: number;
+}
+
+/** FlushSas removes every SA of a protocol. */
+export interface FlushSas {
+  /** Unspecified: ESP, AH and IPComp. */
+  protocol: IpsecProtocol;
+}
+
+/** FlushPolicies removes every (main-type) policy. */
+export interface FlushPolicies {
+}
+
+/** Operation is one structured operation of a batch. */
+export interface Operation {
+  addSa?: SecurityAssociation | undefined;
+  updateSa?: SecurityAssociation | undefined;
+  deleteSa?: SaId | undefined;
+  addPolicy?: Policy | undefined;
+  updatePolicy?: Policy | undefined;
+  deletePolicy?: PolicyId | undefined;
+  flushSas?: FlushSas | undefined;
+  flushPolicies?: FlushPolicies | undefined;
 }
 
 /** OperationResult reports one operation (statement) of a batch. */
 export interface OperationResult {
-  /** Index of the operation in the batch (0-based). */
+  /** Index of the operation in the batch (0-based, counted over the whole stream for ApplyStream). */
   index: number;
-  /** 1-based line of the statement in the text. */
+  /** 1-based line of the statement in the text (0 for structured operations). */
   line: number;
   status: OperationStatus;
   /** Kernel errno (0 on success), e.g. 17. */
@@ -311,18 +684,89 @@ export interface ApplyResponse {
   output: string;
   /** Atomic batches: how many applied operations were undone. */
   rolledBack: number;
+  /** Operations in the batch (results lists failures always, successes only for batches up to 10000). */
+  operations: number;
 }
 
-/** ApplyStreamRequest is one message of a streamed batch; options are read from the first message. */
+/**
+ * ApplyStreamRequest is one message of a streamed batch; options and source_name are read from the first
+ * message. Text chunks may split the text anywhere; one stream uses one of the three forms.
+ */
 export interface ApplyStreamRequest {
   setkeyChunk: Buffer;
   options?: ApplyOptions | undefined;
   sourceName: string;
+  ipBatchChunk: Buffer;
+  operations: Operation[];
 }
 
 /** ApplyStreamResponse reports a streamed batch. */
 export interface ApplyStreamResponse {
-  result?: ApplyResponse | undefined;
+  result?:
+    | ApplyResponse
+    | undefined;
+  /** How many windows the agent applied the batch in. */
+  windows: number;
+  /** The most bytes (text) or operations (structured, counted as bytes of their encoding) held at once. */
+  peakWindowBytes: bigint;
+}
+
+/**
+ * DesiredState is the complete intended content of the tables in scope, in exactly one form. Only add
+ * statements/operations belong in it (setkey add/spdadd, ip `state add`/`policy add`, add_sa/add_policy).
+ */
+export interface DesiredState {
+  setkeyText: string;
+  ipBatchText: string;
+  operations: Operation[];
+  /** Which tables the desired state describes (unspecified: both); entries outside the scope are left alone. */
+  scope: EntryKind;
+  sourceName: string;
+  /** setkey text: KAME mode (no fwd copies of `in` policies), as ApplyOptions.kame_mode. */
+  kameMode: boolean;
+}
+
+/** Change is one step of a plan. */
+export interface Change {
+  action: ChangeAction;
+  /** The desired entry (add, update) or the kernel's (delete); keys redacted without the keys role. */
+  entry?:
+    | Entry
+    | undefined;
+  /** Update: the fields that differ, e.g. "enc.key,reqid". */
+  differs: string;
+  /** Line of the desired statement in the text (0: structured, or a delete). */
+  line: number;
+}
+
+/** PlanRequest asks for the changes towards a desired state. */
+export interface PlanRequest {
+  desired?: DesiredState | undefined;
+}
+
+/** PlanResponse is the minimal diff. */
+export interface PlanResponse {
+  changes: Change[];
+  adds: number;
+  updates: number;
+  deletes: number;
+  unchanged: number;
+  /** Parse errors of the desired state (nothing is planned then). */
+  diagnostics: Diagnostic[];
+}
+
+/** SyncRequest applies the plan towards a desired state, atomically. */
+export interface SyncRequest {
+  desired?: DesiredState | undefined;
+}
+
+/** SyncResponse reports the plan and its application. */
+export interface SyncResponse {
+  plan?: PlanResponse | undefined;
+  ok: boolean;
+  /** Per change that failed (index into plan.changes) or was rolled back. */
+  results: OperationResult[];
+  rolledBack: number;
 }
 
 /** ListRequest selects what to list. */
@@ -333,6 +777,41 @@ export interface ListRequest {
   address: string;
   /** Only SAs with this SPI (0: any). */
   spi: number;
+  /** Only SAs / templates of this protocol (unspecified: any). */
+  protocol: IpsecProtocol;
+  /** Only entries with this reqid (SAs; policies: any template's) (0: any). */
+  reqid: number;
+  /** Only policies of this direction (unspecified: any). */
+  dir: Direction;
+}
+
+/** GetRequest names one SA or one policy. */
+export interface GetRequest {
+  sa?: SaId | undefined;
+  policy?: PolicyId | undefined;
+}
+
+/** GetResponse is the entry (NOT_FOUND when there is none). */
+export interface GetResponse {
+  entry?: Entry | undefined;
+}
+
+/** AllocSpiRequest asks the kernel for a free SPI in [min, max] (both 0: the kernel's default range). */
+export interface AllocSpiRequest {
+  src: string;
+  dst: string;
+  protocol: IpsecProtocol;
+  min: number;
+  max: number;
+  mode: Mode;
+  reqid: number;
+  mark?: Mark | undefined;
+}
+
+/** AllocSpiResponse carries the SPI (host order) and the larval SA. */
+export interface AllocSpiResponse {
+  spi: number;
+  entry?: Entry | undefined;
 }
 
 /** Entry is one SA or policy: the main fields plus the full JSON document (keyfleet's schema version 1). */
@@ -375,6 +854,10 @@ export interface WatchRequest {
   sinceSequence: bigint;
   /** Only these types (empty: all). GAP events are always delivered. */
   types: EventType[];
+  /** Only events whose entry has this source or destination address (events without an entry pass). */
+  address: string;
+  /** Only events whose SA has this SPI (0: any; events without an SA pass). */
+  spi: number;
 }
 
 /** WatchResponse is one event. */
@@ -395,6 +878,29 @@ export interface WatchResponse {
 
 /** StatsRequest asks for counters. */
 export interface StatsRequest {
+  /** Also list every SA's counters (bytes, packets, replay and integrity failures). */
+  includeSaCounters: boolean;
+}
+
+/** KernelCounter is one line of /proc/net/xfrm_stat of the agent's network namespace, e.g. XfrmInNoStates 3. */
+export interface KernelCounter {
+  name: string;
+  value: bigint;
+}
+
+/** SaCounters are one SA's kernel counters (struct xfrm_lifetime_cur and struct xfrm_stats). */
+export interface SaCounters {
+  src: string;
+  dst: string;
+  proto: string;
+  spi: number;
+  bytes: bigint;
+  packets: bigint;
+  replayErrors: number;
+  integrityFailures: number;
+  replayWindowErrors: number;
+  addTime: bigint;
+  useTime: bigint;
 }
 
 /** StatsResponse holds agent counters. */
@@ -409,6 +915,14 @@ export interface StatsResponse {
   subscribers: number;
   lastSequence: bigint;
   netns: string;
+  kernelCounters: KernelCounter[];
+  saCounters: SaCounters[];
+  /** Times the kernel dropped events for the agent (ENOBUFS on the event socket). */
+  kernelOverruns: bigint;
+  /** The most bytes an ApplyStream window held so far. */
+  peakWindowBytes: bigint;
+  plans: bigint;
+  syncs: bigint;
 }
 
 function createBaseApplyOptions(): ApplyOptions {
@@ -541,7 +1055,7 @@ export const ApplyOptions: MessageFns<ApplyOptions> = {
 };
 
 function createBaseApplyRequest(): ApplyRequest {
-  return { setkeyText: "", options: undefined, sourceName: "" };
+  return { setkeyText: "", options: undefined, sourceName: "", ipBatchText: "", operations: [] };
 }
 
 export const ApplyRequest: MessageFns<ApplyRequest> = {
@@ -554,6 +1068,12 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     }
     if (message.sourceName !== "") {
       writer.uint32(26).string(message.sourceName);
+    }
+    if (message.ipBatchText !== "") {
+      writer.uint32(34).string(message.ipBatchText);
+    }
+    for (const v of message.operations) {
+      Operation.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -595,6 +1115,22 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
             message.sourceName = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ipBatchText = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.operations.push(Operation.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -620,6 +1156,14 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
         : isSet(object.source_name)
         ? globalThis.String(object.source_name)
         : "",
+      ipBatchText: isSet(object.ipBatchText)
+        ? globalThis.String(object.ipBatchText)
+        : isSet(object.ip_batch_text)
+        ? globalThis.String(object.ip_batch_text)
+        : "",
+      operations: globalThis.Array.isArray(object?.operations)
+        ? object.operations.map((e: any) => Operation.fromJSON(e))
+        : [],
     };
   },
 
@@ -634,6 +1178,12 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
     if (message.sourceName !== "") {
       obj.sourceName = message.sourceName;
     }
+    if (message.ipBatchText !== "") {
+      obj.ipBatchText = message.ipBatchText;
+    }
+    if (message.operations?.length) {
+      obj.operations = message.operations.map((e) => Operation.toJSON(e));
+    }
     return obj;
   },
 
@@ -647,6 +1197,2052 @@ export const ApplyRequest: MessageFns<ApplyRequest> = {
       ? ApplyOptions.fromPartial(object.options)
       : undefined;
     message.sourceName = object.sourceName ?? "";
+    message.ipBatchText = object.ipBatchText ?? "";
+    message.operations = object.operations?.map((e) => Operation.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSelector(): Selector {
+  return { src: "", dst: "", proto: 0, sport: 0, dport: 0 };
+}
+
+export const Selector: MessageFns<Selector> = {
+  encode(message: Selector, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.src !== "") {
+      writer.uint32(10).string(message.src);
+    }
+    if (message.dst !== "") {
+      writer.uint32(18).string(message.dst);
+    }
+    if (message.proto !== 0) {
+      writer.uint32(24).uint32(message.proto);
+    }
+    if (message.sport !== 0) {
+      writer.uint32(32).uint32(message.sport);
+    }
+    if (message.dport !== 0) {
+      writer.uint32(40).uint32(message.dport);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Selector {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSelector();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.src = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dst = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.proto = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sport = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.dport = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Selector {
+    return {
+      src: isSet(object.src) ? globalThis.String(object.src) : "",
+      dst: isSet(object.dst) ? globalThis.String(object.dst) : "",
+      proto: isSet(object.proto) ? globalThis.Number(object.proto) : 0,
+      sport: isSet(object.sport) ? globalThis.Number(object.sport) : 0,
+      dport: isSet(object.dport) ? globalThis.Number(object.dport) : 0,
+    };
+  },
+
+  toJSON(message: Selector): unknown {
+    const obj: any = {};
+    if (message.src !== "") {
+      obj.src = message.src;
+    }
+    if (message.dst !== "") {
+      obj.dst = message.dst;
+    }
+    if (message.proto !== 0) {
+      obj.proto = Math.round(message.proto);
+    }
+    if (message.sport !== 0) {
+      obj.sport = Math.round(message.sport);
+    }
+    if (message.dport !== 0) {
+      obj.dport = Math.round(message.dport);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Selector>, I>>(base?: I): Selector {
+    return Selector.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Selector>, I>>(object: I): Selector {
+    const message = createBaseSelector();
+    message.src = object.src ?? "";
+    message.dst = object.dst ?? "";
+    message.proto = object.proto ?? 0;
+    message.sport = object.sport ?? 0;
+    message.dport = object.dport ?? 0;
+    return message;
+  },
+};
+
+function createBaseAlgorithm(): Algorithm {
+  return { name: "", key: Buffer.alloc(0), icvBits: 0 };
+}
+
+export const Algorithm: MessageFns<Algorithm> = {
+  encode(message: Algorithm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.key.length !== 0) {
+      writer.uint32(18).bytes(message.key);
+    }
+    if (message.icvBits !== 0) {
+      writer.uint32(24).uint32(message.icvBits);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Algorithm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlgorithm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.key = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.icvBits = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Algorithm {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      key: isSet(object.key) ? Buffer.from(bytesFromBase64(object.key)) : Buffer.alloc(0),
+      icvBits: isSet(object.icvBits)
+        ? globalThis.Number(object.icvBits)
+        : isSet(object.icv_bits)
+        ? globalThis.Number(object.icv_bits)
+        : 0,
+    };
+  },
+
+  toJSON(message: Algorithm): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.key.length !== 0) {
+      obj.key = base64FromBytes(message.key);
+    }
+    if (message.icvBits !== 0) {
+      obj.icvBits = Math.round(message.icvBits);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Algorithm>, I>>(base?: I): Algorithm {
+    return Algorithm.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Algorithm>, I>>(object: I): Algorithm {
+    const message = createBaseAlgorithm();
+    message.name = object.name ?? "";
+    message.key = object.key ?? Buffer.alloc(0);
+    message.icvBits = object.icvBits ?? 0;
+    return message;
+  },
+};
+
+function createBaseLifetime(): Lifetime {
+  return {
+    softBytes: 0n,
+    hardBytes: 0n,
+    softPackets: 0n,
+    hardPackets: 0n,
+    softAddSeconds: 0n,
+    hardAddSeconds: 0n,
+    softUseSeconds: 0n,
+    hardUseSeconds: 0n,
+  };
+}
+
+export const Lifetime: MessageFns<Lifetime> = {
+  encode(message: Lifetime, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.softBytes !== 0n) {
+      if (BigInt.asUintN(64, message.softBytes) !== message.softBytes) {
+        throw new globalThis.Error("value provided for field message.softBytes of type uint64 too large");
+      }
+      writer.uint32(8).uint64(message.softBytes);
+    }
+    if (message.hardBytes !== 0n) {
+      if (BigInt.asUintN(64, message.hardBytes) !== message.hardBytes) {
+        throw new globalThis.Error("value provided for field message.hardBytes of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.hardBytes);
+    }
+    if (message.softPackets !== 0n) {
+      if (BigInt.asUintN(64, message.softPackets) !== message.softPackets) {
+        throw new globalThis.Error("value provided for field message.softPackets of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.softPackets);
+    }
+    if (message.hardPackets !== 0n) {
+      if (BigInt.asUintN(64, message.hardPackets) !== message.hardPackets) {
+        throw new globalThis.Error("value provided for field message.hardPackets of type uint64 too large");
+      }
+      writer.uint32(32).uint64(message.hardPackets);
+    }
+    if (message.softAddSeconds !== 0n) {
+      if (BigInt.asUintN(64, message.softAddSeconds) !== message.softAddSeconds) {
+        throw new globalThis.Error("value provided for field message.softAddSeconds of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.softAddSeconds);
+    }
+    if (message.hardAddSeconds !== 0n) {
+      if (BigInt.asUintN(64, message.hardAddSeconds) !== message.hardAddSeconds) {
+        throw new globalThis.Error("value provided for field message.hardAddSeconds of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.hardAddSeconds);
+    }
+    if (message.softUseSeconds !== 0n) {
+      if (BigInt.asUintN(64, message.softUseSeconds) !== message.softUseSeconds) {
+        throw new globalThis.Error("value provided for field message.softUseSeconds of type uint64 too large");
+      }
+      writer.uint32(56).uint64(message.softUseSeconds);
+    }
+    if (message.hardUseSeconds !== 0n) {
+      if (BigInt.asUintN(64, message.hardUseSeconds) !== message.hardUseSeconds) {
+        throw new globalThis.Error("value provided for field message.hardUseSeconds of type uint64 too large");
+      }
+      writer.uint32(64).uint64(message.hardUseSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Lifetime {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseLifetime();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.softBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.hardBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.softPackets = reader.uint64() as bigint;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.hardPackets = reader.uint64() as bigint;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.softAddSeconds = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.hardAddSeconds = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.softUseSeconds = reader.uint64() as bigint;
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.hardUseSeconds = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Lifetime {
+    return {
+      softBytes: isSet(object.softBytes)
+        ? BigInt(object.softBytes)
+        : isSet(object.soft_bytes)
+        ? BigInt(object.soft_bytes)
+        : 0n,
+      hardBytes: isSet(object.hardBytes)
+        ? BigInt(object.hardBytes)
+        : isSet(object.hard_bytes)
+        ? BigInt(object.hard_bytes)
+        : 0n,
+      softPackets: isSet(object.softPackets)
+        ? BigInt(object.softPackets)
+        : isSet(object.soft_packets)
+        ? BigInt(object.soft_packets)
+        : 0n,
+      hardPackets: isSet(object.hardPackets)
+        ? BigInt(object.hardPackets)
+        : isSet(object.hard_packets)
+        ? BigInt(object.hard_packets)
+        : 0n,
+      softAddSeconds: isSet(object.softAddSeconds)
+        ? BigInt(object.softAddSeconds)
+        : isSet(object.soft_add_seconds)
+        ? BigInt(object.soft_add_seconds)
+        : 0n,
+      hardAddSeconds: isSet(object.hardAddSeconds)
+        ? BigInt(object.hardAddSeconds)
+        : isSet(object.hard_add_seconds)
+        ? BigInt(object.hard_add_seconds)
+        : 0n,
+      softUseSeconds: isSet(object.softUseSeconds)
+        ? BigInt(object.softUseSeconds)
+        : isSet(object.soft_use_seconds)
+        ? BigInt(object.soft_use_seconds)
+        : 0n,
+      hardUseSeconds: isSet(object.hardUseSeconds)
+        ? BigInt(object.hardUseSeconds)
+        : isSet(object.hard_use_seconds)
+        ? BigInt(object.hard_use_seconds)
+        : 0n,
+    };
+  },
+
+  toJSON(message: Lifetime): unknown {
+    const obj: any = {};
+    if (message.softBytes !== 0n) {
+      obj.softBytes = message.softBytes.toString();
+    }
+    if (message.hardBytes !== 0n) {
+      obj.hardBytes = message.hardBytes.toString();
+    }
+    if (message.softPackets !== 0n) {
+      obj.softPackets = message.softPackets.toString();
+    }
+    if (message.hardPackets !== 0n) {
+      obj.hardPackets = message.hardPackets.toString();
+    }
+    if (message.softAddSeconds !== 0n) {
+      obj.softAddSeconds = message.softAddSeconds.toString();
+    }
+    if (message.hardAddSeconds !== 0n) {
+      obj.hardAddSeconds = message.hardAddSeconds.toString();
+    }
+    if (message.softUseSeconds !== 0n) {
+      obj.softUseSeconds = message.softUseSeconds.toString();
+    }
+    if (message.hardUseSeconds !== 0n) {
+      obj.hardUseSeconds = message.hardUseSeconds.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Lifetime>, I>>(base?: I): Lifetime {
+    return Lifetime.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Lifetime>, I>>(object: I): Lifetime {
+    const message = createBaseLifetime();
+    message.softBytes = (object.softBytes !== undefined && object.softBytes !== null) ? BigInt(object.softBytes) : 0n;
+    message.hardBytes = (object.hardBytes !== undefined && object.hardBytes !== null) ? BigInt(object.hardBytes) : 0n;
+    message.softPackets = (object.softPackets !== undefined && object.softPackets !== null)
+      ? BigInt(object.softPackets)
+      : 0n;
+    message.hardPackets = (object.hardPackets !== undefined && object.hardPackets !== null)
+      ? BigInt(object.hardPackets)
+      : 0n;
+    message.softAddSeconds = (object.softAddSeconds !== undefined && object.softAddSeconds !== null)
+      ? BigInt(object.softAddSeconds)
+      : 0n;
+    message.hardAddSeconds = (object.hardAddSeconds !== undefined && object.hardAddSeconds !== null)
+      ? BigInt(object.hardAddSeconds)
+      : 0n;
+    message.softUseSeconds = (object.softUseSeconds !== undefined && object.softUseSeconds !== null)
+      ? BigInt(object.softUseSeconds)
+      : 0n;
+    message.hardUseSeconds = (object.hardUseSeconds !== undefined && object.hardUseSeconds !== null)
+      ? BigInt(object.hardUseSeconds)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseMark(): Mark {
+  return { value: 0, mask: 0 };
+}
+
+export const Mark: MessageFns<Mark> = {
+  encode(message: Mark, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.value !== 0) {
+      writer.uint32(8).uint32(message.value);
+    }
+    if (message.mask !== 0) {
+      writer.uint32(16).uint32(message.mask);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Mark {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMark();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.value = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.mask = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Mark {
+    return {
+      value: isSet(object.value) ? globalThis.Number(object.value) : 0,
+      mask: isSet(object.mask) ? globalThis.Number(object.mask) : 0,
+    };
+  },
+
+  toJSON(message: Mark): unknown {
+    const obj: any = {};
+    if (message.value !== 0) {
+      obj.value = Math.round(message.value);
+    }
+    if (message.mask !== 0) {
+      obj.mask = Math.round(message.mask);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Mark>, I>>(base?: I): Mark {
+    return Mark.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Mark>, I>>(object: I): Mark {
+    const message = createBaseMark();
+    message.value = object.value ?? 0;
+    message.mask = object.mask ?? 0;
+    return message;
+  },
+};
+
+function createBaseEncap(): Encap {
+  return { type: 0, sport: 0, dport: 0, oa: "" };
+}
+
+export const Encap: MessageFns<Encap> = {
+  encode(message: Encap, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== 0) {
+      writer.uint32(8).uint32(message.type);
+    }
+    if (message.sport !== 0) {
+      writer.uint32(16).uint32(message.sport);
+    }
+    if (message.dport !== 0) {
+      writer.uint32(24).uint32(message.dport);
+    }
+    if (message.oa !== "") {
+      writer.uint32(34).string(message.oa);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Encap {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseEncap();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.type = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.sport = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.dport = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.oa = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Encap {
+    return {
+      type: isSet(object.type) ? globalThis.Number(object.type) : 0,
+      sport: isSet(object.sport) ? globalThis.Number(object.sport) : 0,
+      dport: isSet(object.dport) ? globalThis.Number(object.dport) : 0,
+      oa: isSet(object.oa) ? globalThis.String(object.oa) : "",
+    };
+  },
+
+  toJSON(message: Encap): unknown {
+    const obj: any = {};
+    if (message.type !== 0) {
+      obj.type = Math.round(message.type);
+    }
+    if (message.sport !== 0) {
+      obj.sport = Math.round(message.sport);
+    }
+    if (message.dport !== 0) {
+      obj.dport = Math.round(message.dport);
+    }
+    if (message.oa !== "") {
+      obj.oa = message.oa;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Encap>, I>>(base?: I): Encap {
+    return Encap.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Encap>, I>>(object: I): Encap {
+    const message = createBaseEncap();
+    message.type = object.type ?? 0;
+    message.sport = object.sport ?? 0;
+    message.dport = object.dport ?? 0;
+    message.oa = object.oa ?? "";
+    return message;
+  },
+};
+
+function createBaseSecurityAssociation(): SecurityAssociation {
+  return {
+    src: "",
+    dst: "",
+    protocol: 0,
+    spi: 0,
+    mode: 0,
+    reqid: 0,
+    replayWindow: 0,
+    auth: undefined,
+    enc: undefined,
+    aead: undefined,
+    comp: undefined,
+    selector: undefined,
+    lifetime: undefined,
+    mark: undefined,
+    encap: undefined,
+    flags: 0,
+    ifId: 0,
+  };
+}
+
+export const SecurityAssociation: MessageFns<SecurityAssociation> = {
+  encode(message: SecurityAssociation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.src !== "") {
+      writer.uint32(10).string(message.src);
+    }
+    if (message.dst !== "") {
+      writer.uint32(18).string(message.dst);
+    }
+    if (message.protocol !== 0) {
+      writer.uint32(24).int32(message.protocol);
+    }
+    if (message.spi !== 0) {
+      writer.uint32(32).uint32(message.spi);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(40).int32(message.mode);
+    }
+    if (message.reqid !== 0) {
+      writer.uint32(48).uint32(message.reqid);
+    }
+    if (message.replayWindow !== 0) {
+      writer.uint32(56).uint32(message.replayWindow);
+    }
+    if (message.auth !== undefined) {
+      Algorithm.encode(message.auth, writer.uint32(66).fork()).join();
+    }
+    if (message.enc !== undefined) {
+      Algorithm.encode(message.enc, writer.uint32(74).fork()).join();
+    }
+    if (message.aead !== undefined) {
+      Algorithm.encode(message.aead, writer.uint32(82).fork()).join();
+    }
+    if (message.comp !== undefined) {
+      Algorithm.encode(message.comp, writer.uint32(90).fork()).join();
+    }
+    if (message.selector !== undefined) {
+      Selector.encode(message.selector, writer.uint32(98).fork()).join();
+    }
+    if (message.lifetime !== undefined) {
+      Lifetime.encode(message.lifetime, writer.uint32(106).fork()).join();
+    }
+    if (message.mark !== undefined) {
+      Mark.encode(message.mark, writer.uint32(114).fork()).join();
+    }
+    if (message.encap !== undefined) {
+      Encap.encode(message.encap, writer.uint32(122).fork()).join();
+    }
+    if (message.flags !== 0) {
+      writer.uint32(128).uint32(message.flags);
+    }
+    if (message.ifId !== 0) {
+      writer.uint32(136).uint32(message.ifId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SecurityAssociation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecurityAssociation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.src = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dst = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.protocol = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.spi = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.reqid = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.replayWindow = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.auth = Algorithm.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.enc = Algorithm.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.aead = Algorithm.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.comp = Algorithm.decode(reader, reader.uint32());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.selector = Selector.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.lifetime = Lifetime.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.mark = Mark.decode(reader, reader.uint32());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.encap = Encap.decode(reader, reader.uint32());
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.flags = reader.uint32();
+            continue;
+          }
+          case 17: {
+            if (tag !== 136) {
+              break;
+            }
+
+            message.ifId = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SecurityAssociation {
+    return {
+      src: isSet(object.src) ? globalThis.String(object.src) : "",
+      dst: isSet(object.dst) ? globalThis.String(object.dst) : "",
+      protocol: isSet(object.protocol) ? ipsecProtocolFromJSON(object.protocol) : 0,
+      spi: isSet(object.spi) ? globalThis.Number(object.spi) : 0,
+      mode: isSet(object.mode) ? modeFromJSON(object.mode) : 0,
+      reqid: isSet(object.reqid) ? globalThis.Number(object.reqid) : 0,
+      replayWindow: isSet(object.replayWindow)
+        ? globalThis.Number(object.replayWindow)
+        : isSet(object.replay_window)
+        ? globalThis.Number(object.replay_window)
+        : 0,
+      auth: isSet(object.auth) ? Algorithm.fromJSON(object.auth) : undefined,
+      enc: isSet(object.enc) ? Algorithm.fromJSON(object.enc) : undefined,
+      aead: isSet(object.aead) ? Algorithm.fromJSON(object.aead) : undefined,
+      comp: isSet(object.comp) ? Algorithm.fromJSON(object.comp) : undefined,
+      selector: isSet(object.selector) ? Selector.fromJSON(object.selector) : undefined,
+      lifetime: isSet(object.lifetime) ? Lifetime.fromJSON(object.lifetime) : undefined,
+      mark: isSet(object.mark) ? Mark.fromJSON(object.mark) : undefined,
+      encap: isSet(object.encap) ? Encap.fromJSON(object.encap) : undefined,
+      flags: isSet(object.flags) ? globalThis.Number(object.flags) : 0,
+      ifId: isSet(object.ifId)
+        ? globalThis.Number(object.ifId)
+        : isSet(object.if_id)
+        ? globalThis.Number(object.if_id)
+        : 0,
+    };
+  },
+
+  toJSON(message: SecurityAssociation): unknown {
+    const obj: any = {};
+    if (message.src !== "") {
+      obj.src = message.src;
+    }
+    if (message.dst !== "") {
+      obj.dst = message.dst;
+    }
+    if (message.protocol !== 0) {
+      obj.protocol = ipsecProtocolToJSON(message.protocol);
+    }
+    if (message.spi !== 0) {
+      obj.spi = Math.round(message.spi);
+    }
+    if (message.mode !== 0) {
+      obj.mode = modeToJSON(message.mode);
+    }
+    if (message.reqid !== 0) {
+      obj.reqid = Math.round(message.reqid);
+    }
+    if (message.replayWindow !== 0) {
+      obj.replayWindow = Math.round(message.replayWindow);
+    }
+    if (message.auth !== undefined) {
+      obj.auth = Algorithm.toJSON(message.auth);
+    }
+    if (message.enc !== undefined) {
+      obj.enc = Algorithm.toJSON(message.enc);
+    }
+    if (message.aead !== undefined) {
+      obj.aead = Algorithm.toJSON(message.aead);
+    }
+    if (message.comp !== undefined) {
+      obj.comp = Algorithm.toJSON(message.comp);
+    }
+    if (message.selector !== undefined) {
+      obj.selector = Selector.toJSON(message.selector);
+    }
+    if (message.lifetime !== undefined) {
+      obj.lifetime = Lifetime.toJSON(message.lifetime);
+    }
+    if (message.mark !== undefined) {
+      obj.mark = Mark.toJSON(message.mark);
+    }
+    if (message.encap !== undefined) {
+      obj.encap = Encap.toJSON(message.encap);
+    }
+    if (message.flags !== 0) {
+      obj.flags = Math.round(message.flags);
+    }
+    if (message.ifId !== 0) {
+      obj.ifId = Math.round(message.ifId);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SecurityAssociation>, I>>(base?: I): SecurityAssociation {
+    return SecurityAssociation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SecurityAssociation>, I>>(object: I): SecurityAssociation {
+    const message = createBaseSecurityAssociation();
+    message.src = object.src ?? "";
+    message.dst = object.dst ?? "";
+    message.protocol = object.protocol ?? 0;
+    message.spi = object.spi ?? 0;
+    message.mode = object.mode ?? 0;
+    message.reqid = object.reqid ?? 0;
+    message.replayWindow = object.replayWindow ?? 0;
+    message.auth = (object.auth !== undefined && object.auth !== null) ? Algorithm.fromPartial(object.auth) : undefined;
+    message.enc = (object.enc !== undefined && object.enc !== null) ? Algorithm.fromPartial(object.enc) : undefined;
+    message.aead = (object.aead !== undefined && object.aead !== null) ? Algorithm.fromPartial(object.aead) : undefined;
+    message.comp = (object.comp !== undefined && object.comp !== null) ? Algorithm.fromPartial(object.comp) : undefined;
+    message.selector = (object.selector !== undefined && object.selector !== null)
+      ? Selector.fromPartial(object.selector)
+      : undefined;
+    message.lifetime = (object.lifetime !== undefined && object.lifetime !== null)
+      ? Lifetime.fromPartial(object.lifetime)
+      : undefined;
+    message.mark = (object.mark !== undefined && object.mark !== null) ? Mark.fromPartial(object.mark) : undefined;
+    message.encap = (object.encap !== undefined && object.encap !== null) ? Encap.fromPartial(object.encap) : undefined;
+    message.flags = object.flags ?? 0;
+    message.ifId = object.ifId ?? 0;
+    return message;
+  },
+};
+
+function createBaseSaId(): SaId {
+  return { dst: "", protocol: 0, spi: 0, src: "", mark: undefined };
+}
+
+export const SaId: MessageFns<SaId> = {
+  encode(message: SaId, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.dst !== "") {
+      writer.uint32(10).string(message.dst);
+    }
+    if (message.protocol !== 0) {
+      writer.uint32(16).int32(message.protocol);
+    }
+    if (message.spi !== 0) {
+      writer.uint32(24).uint32(message.spi);
+    }
+    if (message.src !== "") {
+      writer.uint32(34).string(message.src);
+    }
+    if (message.mark !== undefined) {
+      Mark.encode(message.mark, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SaId {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSaId();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.dst = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.protocol = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.spi = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.src = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.mark = Mark.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SaId {
+    return {
+      dst: isSet(object.dst) ? globalThis.String(object.dst) : "",
+      protocol: isSet(object.protocol) ? ipsecProtocolFromJSON(object.protocol) : 0,
+      spi: isSet(object.spi) ? globalThis.Number(object.spi) : 0,
+      src: isSet(object.src) ? globalThis.String(object.src) : "",
+      mark: isSet(object.mark) ? Mark.fromJSON(object.mark) : undefined,
+    };
+  },
+
+  toJSON(message: SaId): unknown {
+    const obj: any = {};
+    if (message.dst !== "") {
+      obj.dst = message.dst;
+    }
+    if (message.protocol !== 0) {
+      obj.protocol = ipsecProtocolToJSON(message.protocol);
+    }
+    if (message.spi !== 0) {
+      obj.spi = Math.round(message.spi);
+    }
+    if (message.src !== "") {
+      obj.src = message.src;
+    }
+    if (message.mark !== undefined) {
+      obj.mark = Mark.toJSON(message.mark);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SaId>, I>>(base?: I): SaId {
+    return SaId.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SaId>, I>>(object: I): SaId {
+    const message = createBaseSaId();
+    message.dst = object.dst ?? "";
+    message.protocol = object.protocol ?? 0;
+    message.spi = object.spi ?? 0;
+    message.src = object.src ?? "";
+    message.mark = (object.mark !== undefined && object.mark !== null) ? Mark.fromPartial(object.mark) : undefined;
+    return message;
+  },
+};
+
+function createBaseTemplate(): Template {
+  return { protocol: 0, mode: 0, src: "", dst: "", spi: 0, reqid: 0, optional: false };
+}
+
+export const Template: MessageFns<Template> = {
+  encode(message: Template, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.protocol !== 0) {
+      writer.uint32(8).int32(message.protocol);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(16).int32(message.mode);
+    }
+    if (message.src !== "") {
+      writer.uint32(26).string(message.src);
+    }
+    if (message.dst !== "") {
+      writer.uint32(34).string(message.dst);
+    }
+    if (message.spi !== 0) {
+      writer.uint32(40).uint32(message.spi);
+    }
+    if (message.reqid !== 0) {
+      writer.uint32(48).uint32(message.reqid);
+    }
+    if (message.optional !== false) {
+      writer.uint32(56).bool(message.optional);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Template {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTemplate();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.protocol = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.src = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.dst = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.spi = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.reqid = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.optional = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Template {
+    return {
+      protocol: isSet(object.protocol) ? ipsecProtocolFromJSON(object.protocol) : 0,
+      mode: isSet(object.mode) ? modeFromJSON(object.mode) : 0,
+      src: isSet(object.src) ? globalThis.String(object.src) : "",
+      dst: isSet(object.dst) ? globalThis.String(object.dst) : "",
+      spi: isSet(object.spi) ? globalThis.Number(object.spi) : 0,
+      reqid: isSet(object.reqid) ? globalThis.Number(object.reqid) : 0,
+      optional: isSet(object.optional) ? globalThis.Boolean(object.optional) : false,
+    };
+  },
+
+  toJSON(message: Template): unknown {
+    const obj: any = {};
+    if (message.protocol !== 0) {
+      obj.protocol = ipsecProtocolToJSON(message.protocol);
+    }
+    if (message.mode !== 0) {
+      obj.mode = modeToJSON(message.mode);
+    }
+    if (message.src !== "") {
+      obj.src = message.src;
+    }
+    if (message.dst !== "") {
+      obj.dst = message.dst;
+    }
+    if (message.spi !== 0) {
+      obj.spi = Math.round(message.spi);
+    }
+    if (message.reqid !== 0) {
+      obj.reqid = Math.round(message.reqid);
+    }
+    if (message.optional !== false) {
+      obj.optional = message.optional;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Template>, I>>(base?: I): Template {
+    return Template.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Template>, I>>(object: I): Template {
+    const message = createBaseTemplate();
+    message.protocol = object.protocol ?? 0;
+    message.mode = object.mode ?? 0;
+    message.src = object.src ?? "";
+    message.dst = object.dst ?? "";
+    message.spi = object.spi ?? 0;
+    message.reqid = object.reqid ?? 0;
+    message.optional = object.optional ?? false;
+    return message;
+  },
+};
+
+function createBasePolicy(): Policy {
+  return {
+    selector: undefined,
+    dir: 0,
+    action: 0,
+    priority: 0,
+    index: 0,
+    templates: [],
+    mark: undefined,
+    lifetime: undefined,
+    ifId: 0,
+  };
+}
+
+export const Policy: MessageFns<Policy> = {
+  encode(message: Policy, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.selector !== undefined) {
+      Selector.encode(message.selector, writer.uint32(10).fork()).join();
+    }
+    if (message.dir !== 0) {
+      writer.uint32(16).int32(message.dir);
+    }
+    if (message.action !== 0) {
+      writer.uint32(24).int32(message.action);
+    }
+    if (message.priority !== 0) {
+      writer.uint32(32).uint32(message.priority);
+    }
+    if (message.index !== 0) {
+      writer.uint32(40).uint32(message.index);
+    }
+    for (const v of message.templates) {
+      Template.encode(v!, writer.uint32(50).fork()).join();
+    }
+    if (message.mark !== undefined) {
+      Mark.encode(message.mark, writer.uint32(58).fork()).join();
+    }
+    if (message.lifetime !== undefined) {
+      Lifetime.encode(message.lifetime, writer.uint32(66).fork()).join();
+    }
+    if (message.ifId !== 0) {
+      writer.uint32(72).uint32(message.ifId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Policy {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePolicy();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.selector = Selector.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dir = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.action = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.priority = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.templates.push(Template.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.mark = Mark.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.lifetime = Lifetime.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.ifId = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Policy {
+    return {
+      selector: isSet(object.selector) ? Selector.fromJSON(object.selector) : undefined,
+      dir: isSet(object.dir) ? directionFromJSON(object.dir) : 0,
+      action: isSet(object.action) ? policyActionFromJSON(object.action) : 0,
+      priority: isSet(object.priority) ? globalThis.Number(object.priority) : 0,
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+      templates: globalThis.Array.isArray(object?.templates)
+        ? object.templates.map((e: any) => Template.fromJSON(e))
+        : [],
+      mark: isSet(object.mark) ? Mark.fromJSON(object.mark) : undefined,
+      lifetime: isSet(object.lifetime) ? Lifetime.fromJSON(object.lifetime) : undefined,
+      ifId: isSet(object.ifId)
+        ? globalThis.Number(object.ifId)
+        : isSet(object.if_id)
+        ? globalThis.Number(object.if_id)
+        : 0,
+    };
+  },
+
+  toJSON(message: Policy): unknown {
+    const obj: any = {};
+    if (message.selector !== undefined) {
+      obj.selector = Selector.toJSON(message.selector);
+    }
+    if (message.dir !== 0) {
+      obj.dir = directionToJSON(message.dir);
+    }
+    if (message.action !== 0) {
+      obj.action = policyActionToJSON(message.action);
+    }
+    if (message.priority !== 0) {
+      obj.priority = Math.round(message.priority);
+    }
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    if (message.templates?.length) {
+      obj.templates = message.templates.map((e) => Template.toJSON(e));
+    }
+    if (message.mark !== undefined) {
+      obj.mark = Mark.toJSON(message.mark);
+    }
+    if (message.lifetime !== undefined) {
+      obj.lifetime = Lifetime.toJSON(message.lifetime);
+    }
+    if (message.ifId !== 0) {
+      obj.ifId = Math.round(message.ifId);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Policy>, I>>(base?: I): Policy {
+    return Policy.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Policy>, I>>(object: I): Policy {
+    const message = createBasePolicy();
+    message.selector = (object.selector !== undefined && object.selector !== null)
+      ? Selector.fromPartial(object.selector)
+      : undefined;
+    message.dir = object.dir ?? 0;
+    message.action = object.action ?? 0;
+    message.priority = object.priority ?? 0;
+    message.index = object.index ?? 0;
+    message.templates = object.templates?.map((e) => Template.fromPartial(e)) || [];
+    message.mark = (object.mark !== undefined && object.mark !== null) ? Mark.fromPartial(object.mark) : undefined;
+    message.lifetime = (object.lifetime !== undefined && object.lifetime !== null)
+      ? Lifetime.fromPartial(object.lifetime)
+      : undefined;
+    message.ifId = object.ifId ?? 0;
+    return message;
+  },
+};
+
+function createBasePolicyId(): PolicyId {
+  return { selector: undefined, dir: 0, mark: undefined, index: 0 };
+}
+
+export const PolicyId: MessageFns<PolicyId> = {
+  encode(message: PolicyId, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.selector !== undefined) {
+      Selector.encode(message.selector, writer.uint32(10).fork()).join();
+    }
+    if (message.dir !== 0) {
+      writer.uint32(16).int32(message.dir);
+    }
+    if (message.mark !== undefined) {
+      Mark.encode(message.mark, writer.uint32(26).fork()).join();
+    }
+    if (message.index !== 0) {
+      writer.uint32(32).uint32(message.index);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PolicyId {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePolicyId();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.selector = Selector.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.dir = reader.int32() as any;
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.mark = Mark.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.index = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PolicyId {
+    return {
+      selector: isSet(object.selector) ? Selector.fromJSON(object.selector) : undefined,
+      dir: isSet(object.dir) ? directionFromJSON(object.dir) : 0,
+      mark: isSet(object.mark) ? Mark.fromJSON(object.mark) : undefined,
+      index: isSet(object.index) ? globalThis.Number(object.index) : 0,
+    };
+  },
+
+  toJSON(message: PolicyId): unknown {
+    const obj: any = {};
+    if (message.selector !== undefined) {
+      obj.selector = Selector.toJSON(message.selector);
+    }
+    if (message.dir !== 0) {
+      obj.dir = directionToJSON(message.dir);
+    }
+    if (message.mark !== undefined) {
+      obj.mark = Mark.toJSON(message.mark);
+    }
+    if (message.index !== 0) {
+      obj.index = Math.round(message.index);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PolicyId>, I>>(base?: I): PolicyId {
+    return PolicyId.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PolicyId>, I>>(object: I): PolicyId {
+    const message = createBasePolicyId();
+    message.selector = (object.selector !== undefined && object.selector !== null)
+      ? Selector.fromPartial(object.selector)
+      : undefined;
+    message.dir = object.dir ?? 0;
+    message.mark = (object.mark !== undefined && object.mark !== null) ? Mark.fromPartial(object.mark) : undefined;
+    message.index = object.index ?? 0;
+    return message;
+  },
+};
+
+function createBaseFlushSas(): FlushSas {
+  return { protocol: 0 };
+}
+
+export const FlushSas: MessageFns<FlushSas> = {
+  encode(message: FlushSas, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.protocol !== 0) {
+      writer.uint32(8).int32(message.protocol);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlushSas {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlushSas();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.protocol = reader.int32() as any;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FlushSas {
+    return { protocol: isSet(object.protocol) ? ipsecProtocolFromJSON(object.protocol) : 0 };
+  },
+
+  toJSON(message: FlushSas): unknown {
+    const obj: any = {};
+    if (message.protocol !== 0) {
+      obj.protocol = ipsecProtocolToJSON(message.protocol);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlushSas>, I>>(base?: I): FlushSas {
+    return FlushSas.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlushSas>, I>>(object: I): FlushSas {
+    const message = createBaseFlushSas();
+    message.protocol = object.protocol ?? 0;
+    return message;
+  },
+};
+
+function createBaseFlushPolicies(): FlushPolicies {
+  return {};
+}
+
+export const FlushPolicies: MessageFns<FlushPolicies> = {
+  encode(_: FlushPolicies, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FlushPolicies {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFlushPolicies();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): FlushPolicies {
+    return {};
+  },
+
+  toJSON(_: FlushPolicies): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FlushPolicies>, I>>(base?: I): FlushPolicies {
+    return FlushPolicies.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FlushPolicies>, I>>(_: I): FlushPolicies {
+    const message = createBaseFlushPolicies();
+    return message;
+  },
+};
+
+function createBaseOperation(): Operation {
+  return {
+    addSa: undefined,
+    updateSa: undefined,
+    deleteSa: undefined,
+    addPolicy: undefined,
+    updatePolicy: undefined,
+    deletePolicy: undefined,
+    flushSas: undefined,
+    flushPolicies: undefined,
+  };
+}
+
+export const Operation: MessageFns<Operation> = {
+  encode(message: Operation, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.addSa !== undefined) {
+      SecurityAssociation.encode(message.addSa, writer.uint32(10).fork()).join();
+    }
+    if (message.updateSa !== undefined) {
+      SecurityAssociation.encode(message.updateSa, writer.uint32(18).fork()).join();
+    }
+    if (message.deleteSa !== undefined) {
+      SaId.encode(message.deleteSa, writer.uint32(26).fork()).join();
+    }
+    if (message.addPolicy !== undefined) {
+      Policy.encode(message.addPolicy, writer.uint32(34).fork()).join();
+    }
+    if (message.updatePolicy !== undefined) {
+      Policy.encode(message.updatePolicy, writer.uint32(42).fork()).join();
+    }
+    if (message.deletePolicy !== undefined) {
+      PolicyId.encode(message.deletePolicy, writer.uint32(50).fork()).join();
+    }
+    if (message.flushSas !== undefined) {
+      FlushSas.encode(message.flushSas, writer.uint32(58).fork()).join();
+    }
+    if (message.flushPolicies !== undefined) {
+      FlushPolicies.encode(message.flushPolicies, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Operation {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseOperation();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.addSa = SecurityAssociation.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.updateSa = SecurityAssociation.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.deleteSa = SaId.decode(reader, reader.uint32());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.addPolicy = Policy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.updatePolicy = Policy.decode(reader, reader.uint32());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.deletePolicy = PolicyId.decode(reader, reader.uint32());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.flushSas = FlushSas.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.flushPolicies = FlushPolicies.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Operation {
+    return {
+      addSa: isSet(object.addSa)
+        ? SecurityAssociation.fromJSON(object.addSa)
+        : isSet(object.add_sa)
+        ? SecurityAssociation.fromJSON(object.add_sa)
+        : undefined,
+      updateSa: isSet(object.updateSa)
+        ? SecurityAssociation.fromJSON(object.updateSa)
+        : isSet(object.update_sa)
+        ? SecurityAssociation.fromJSON(object.update_sa)
+        : undefined,
+      deleteSa: isSet(object.deleteSa)
+        ? SaId.fromJSON(object.deleteSa)
+        : isSet(object.delete_sa)
+        ? SaId.fromJSON(object.delete_sa)
+        : undefined,
+      addPolicy: isSet(object.addPolicy)
+        ? Policy.fromJSON(object.addPolicy)
+        : isSet(object.add_policy)
+        ? Policy.fromJSON(object.add_policy)
+        : undefined,
+      updatePolicy: isSet(object.updatePolicy)
+        ? Policy.fromJSON(object.updatePolicy)
+        : isSet(object.update_policy)
+        ? Policy.fromJSON(object.update_policy)
+        : undefined,
+      deletePolicy: isSet(object.deletePolicy)
+        ? PolicyId.fromJSON(object.deletePolicy)
+        : isSet(object.delete_policy)
+        ? PolicyId.fromJSON(object.delete_policy)
+        : undefined,
+      flushSas: isSet(object.flushSas)
+        ? FlushSas.fromJSON(object.flushSas)
+        : isSet(object.flush_sas)
+        ? FlushSas.fromJSON(object.flush_sas)
+        : undefined,
+      flushPolicies: isSet(object.flushPolicies)
+        ? FlushPolicies.fromJSON(object.flushPolicies)
+        : isSet(object.flush_policies)
+        ? FlushPolicies.fromJSON(object.flush_policies)
+        : undefined,
+    };
+  },
+
+  toJSON(message: Operation): unknown {
+    const obj: any = {};
+    if (message.addSa !== undefined) {
+      obj.addSa = SecurityAssociation.toJSON(message.addSa);
+    }
+    if (message.updateSa !== undefined) {
+      obj.updateSa = SecurityAssociation.toJSON(message.updateSa);
+    }
+    if (message.deleteSa !== undefined) {
+      obj.deleteSa = SaId.toJSON(message.deleteSa);
+    }
+    if (message.addPolicy !== undefined) {
+      obj.addPolicy = Policy.toJSON(message.addPolicy);
+    }
+    if (message.updatePolicy !== undefined) {
+      obj.updatePolicy = Policy.toJSON(message.updatePolicy);
+    }
+    if (message.deletePolicy !== undefined) {
+      obj.deletePolicy = PolicyId.toJSON(message.deletePolicy);
+    }
+    if (message.flushSas !== undefined) {
+      obj.flushSas = FlushSas.toJSON(message.flushSas);
+    }
+    if (message.flushPolicies !== undefined) {
+      obj.flushPolicies = FlushPolicies.toJSON(message.flushPolicies);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Operation>, I>>(base?: I): Operation {
+    return Operation.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Operation>, I>>(object: I): Operation {
+    const message = createBaseOperation();
+    message.addSa = (object.addSa !== undefined && object.addSa !== null)
+      ? SecurityAssociation.fromPartial(object.addSa)
+      : undefined;
+    message.updateSa = (object.updateSa !== undefined && object.updateSa !== null)
+      ? SecurityAssociation.fromPartial(object.updateSa)
+      : undefined;
+    message.deleteSa = (object.deleteSa !== undefined && object.deleteSa !== null)
+      ? SaId.fromPartial(object.deleteSa)
+      : undefined;
+    message.addPolicy = (object.addPolicy !== undefined && object.addPolicy !== null)
+      ? Policy.fromPartial(object.addPolicy)
+      : undefined;
+    message.updatePolicy = (object.updatePolicy !== undefined && object.updatePolicy !== null)
+      ? Policy.fromPartial(object.updatePolicy)
+      : undefined;
+    message.deletePolicy = (object.deletePolicy !== undefined && object.deletePolicy !== null)
+      ? PolicyId.fromPartial(object.deletePolicy)
+      : undefined;
+    message.flushSas = (object.flushSas !== undefined && object.flushSas !== null)
+      ? FlushSas.fromPartial(object.flushSas)
+      : undefined;
+    message.flushPolicies = (object.flushPolicies !== undefined && object.flushPolicies !== null)
+      ? FlushPolicies.fromPartial(object.flushPolicies)
+      : undefined;
     return message;
   },
 };
@@ -934,7 +3530,7 @@ export const Diagnostic: MessageFns<Diagnostic> = {
 };
 
 function createBaseApplyResponse(): ApplyResponse {
-  return { ok: false, applied: 0, failed: 0, results: [], diagnostics: [], output: "", rolledBack: 0 };
+  return { ok: false, applied: 0, failed: 0, results: [], diagnostics: [], output: "", rolledBack: 0, operations: 0 };
 }
 
 export const ApplyResponse: MessageFns<ApplyResponse> = {
@@ -959,6 +3555,9 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
     }
     if (message.rolledBack !== 0) {
       writer.uint32(56).uint32(message.rolledBack);
+    }
+    if (message.operations !== 0) {
+      writer.uint32(64).uint32(message.operations);
     }
     return writer;
   },
@@ -1032,6 +3631,14 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
             message.rolledBack = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.operations = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1061,6 +3668,7 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
         : isSet(object.rolled_back)
         ? globalThis.Number(object.rolled_back)
         : 0,
+      operations: isSet(object.operations) ? globalThis.Number(object.operations) : 0,
     };
   },
 
@@ -1087,6 +3695,9 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
     if (message.rolledBack !== 0) {
       obj.rolledBack = Math.round(message.rolledBack);
     }
+    if (message.operations !== 0) {
+      obj.operations = Math.round(message.operations);
+    }
     return obj;
   },
 
@@ -1102,12 +3713,19 @@ export const ApplyResponse: MessageFns<ApplyResponse> = {
     message.diagnostics = object.diagnostics?.map((e) => Diagnostic.fromPartial(e)) || [];
     message.output = object.output ?? "";
     message.rolledBack = object.rolledBack ?? 0;
+    message.operations = object.operations ?? 0;
     return message;
   },
 };
 
 function createBaseApplyStreamRequest(): ApplyStreamRequest {
-  return { setkeyChunk: Buffer.alloc(0), options: undefined, sourceName: "" };
+  return {
+    setkeyChunk: Buffer.alloc(0),
+    options: undefined,
+    sourceName: "",
+    ipBatchChunk: Buffer.alloc(0),
+    operations: [],
+  };
 }
 
 export const ApplyStreamRequest: MessageFns<ApplyStreamRequest> = {
@@ -1120,6 +3738,12 @@ export const ApplyStreamRequest: MessageFns<ApplyStreamRequest> = {
     }
     if (message.sourceName !== "") {
       writer.uint32(26).string(message.sourceName);
+    }
+    if (message.ipBatchChunk.length !== 0) {
+      writer.uint32(34).bytes(message.ipBatchChunk);
+    }
+    for (const v of message.operations) {
+      Operation.encode(v!, writer.uint32(42).fork()).join();
     }
     return writer;
   },
@@ -1161,6 +3785,22 @@ export const ApplyStreamRequest: MessageFns<ApplyStreamRequest> = {
             message.sourceName = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ipBatchChunk = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.operations.push(Operation.decode(reader, reader.uint32()));
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1186,6 +3826,14 @@ export const ApplyStreamRequest: MessageFns<ApplyStreamRequest> = {
         : isSet(object.source_name)
         ? globalThis.String(object.source_name)
         : "",
+      ipBatchChunk: isSet(object.ipBatchChunk)
+        ? Buffer.from(bytesFromBase64(object.ipBatchChunk))
+        : isSet(object.ip_batch_chunk)
+        ? Buffer.from(bytesFromBase64(object.ip_batch_chunk))
+        : Buffer.alloc(0),
+      operations: globalThis.Array.isArray(object?.operations)
+        ? object.operations.map((e: any) => Operation.fromJSON(e))
+        : [],
     };
   },
 
@@ -1200,6 +3848,12 @@ export const ApplyStreamRequest: MessageFns<ApplyStreamRequest> = {
     if (message.sourceName !== "") {
       obj.sourceName = message.sourceName;
     }
+    if (message.ipBatchChunk.length !== 0) {
+      obj.ipBatchChunk = base64FromBytes(message.ipBatchChunk);
+    }
+    if (message.operations?.length) {
+      obj.operations = message.operations.map((e) => Operation.toJSON(e));
+    }
     return obj;
   },
 
@@ -1213,18 +3867,29 @@ export const ApplyStreamRequest: MessageFns<ApplyStreamRequest> = {
       ? ApplyOptions.fromPartial(object.options)
       : undefined;
     message.sourceName = object.sourceName ?? "";
+    message.ipBatchChunk = object.ipBatchChunk ?? Buffer.alloc(0);
+    message.operations = object.operations?.map((e) => Operation.fromPartial(e)) || [];
     return message;
   },
 };
 
 function createBaseApplyStreamResponse(): ApplyStreamResponse {
-  return { result: undefined };
+  return { result: undefined, windows: 0, peakWindowBytes: 0n };
 }
 
 export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
   encode(message: ApplyStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.result !== undefined) {
       ApplyResponse.encode(message.result, writer.uint32(10).fork()).join();
+    }
+    if (message.windows !== 0) {
+      writer.uint32(16).uint32(message.windows);
+    }
+    if (message.peakWindowBytes !== 0n) {
+      if (BigInt.asUintN(64, message.peakWindowBytes) !== message.peakWindowBytes) {
+        throw new globalThis.Error("value provided for field message.peakWindowBytes of type uint64 too large");
+      }
+      writer.uint32(24).uint64(message.peakWindowBytes);
     }
     return writer;
   },
@@ -1250,6 +3915,22 @@ export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
             message.result = ApplyResponse.decode(reader, reader.uint32());
             continue;
           }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.windows = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.peakWindowBytes = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1263,13 +3944,27 @@ export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
   },
 
   fromJSON(object: any): ApplyStreamResponse {
-    return { result: isSet(object.result) ? ApplyResponse.fromJSON(object.result) : undefined };
+    return {
+      result: isSet(object.result) ? ApplyResponse.fromJSON(object.result) : undefined,
+      windows: isSet(object.windows) ? globalThis.Number(object.windows) : 0,
+      peakWindowBytes: isSet(object.peakWindowBytes)
+        ? BigInt(object.peakWindowBytes)
+        : isSet(object.peak_window_bytes)
+        ? BigInt(object.peak_window_bytes)
+        : 0n,
+    };
   },
 
   toJSON(message: ApplyStreamResponse): unknown {
     const obj: any = {};
     if (message.result !== undefined) {
       obj.result = ApplyResponse.toJSON(message.result);
+    }
+    if (message.windows !== 0) {
+      obj.windows = Math.round(message.windows);
+    }
+    if (message.peakWindowBytes !== 0n) {
+      obj.peakWindowBytes = message.peakWindowBytes.toString();
     }
     return obj;
   },
@@ -1282,12 +3977,714 @@ export const ApplyStreamResponse: MessageFns<ApplyStreamResponse> = {
     message.result = (object.result !== undefined && object.result !== null)
       ? ApplyResponse.fromPartial(object.result)
       : undefined;
+    message.windows = object.windows ?? 0;
+    message.peakWindowBytes = (object.peakWindowBytes !== undefined && object.peakWindowBytes !== null)
+      ? BigInt(object.peakWindowBytes)
+      : 0n;
+    return message;
+  },
+};
+
+function createBaseDesiredState(): DesiredState {
+  return { setkeyText: "", ipBatchText: "", operations: [], scope: 0, sourceName: "", kameMode: false };
+}
+
+export const DesiredState: MessageFns<DesiredState> = {
+  encode(message: DesiredState, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.setkeyText !== "") {
+      writer.uint32(10).string(message.setkeyText);
+    }
+    if (message.ipBatchText !== "") {
+      writer.uint32(18).string(message.ipBatchText);
+    }
+    for (const v of message.operations) {
+      Operation.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.scope !== 0) {
+      writer.uint32(32).int32(message.scope);
+    }
+    if (message.sourceName !== "") {
+      writer.uint32(42).string(message.sourceName);
+    }
+    if (message.kameMode !== false) {
+      writer.uint32(48).bool(message.kameMode);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DesiredState {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDesiredState();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.setkeyText = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ipBatchText = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.operations.push(Operation.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.scope = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.sourceName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.kameMode = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DesiredState {
+    return {
+      setkeyText: isSet(object.setkeyText)
+        ? globalThis.String(object.setkeyText)
+        : isSet(object.setkey_text)
+        ? globalThis.String(object.setkey_text)
+        : "",
+      ipBatchText: isSet(object.ipBatchText)
+        ? globalThis.String(object.ipBatchText)
+        : isSet(object.ip_batch_text)
+        ? globalThis.String(object.ip_batch_text)
+        : "",
+      operations: globalThis.Array.isArray(object?.operations)
+        ? object.operations.map((e: any) => Operation.fromJSON(e))
+        : [],
+      scope: isSet(object.scope) ? entryKindFromJSON(object.scope) : 0,
+      sourceName: isSet(object.sourceName)
+        ? globalThis.String(object.sourceName)
+        : isSet(object.source_name)
+        ? globalThis.String(object.source_name)
+        : "",
+      kameMode: isSet(object.kameMode)
+        ? globalThis.Boolean(object.kameMode)
+        : isSet(object.kame_mode)
+        ? globalThis.Boolean(object.kame_mode)
+        : false,
+    };
+  },
+
+  toJSON(message: DesiredState): unknown {
+    const obj: any = {};
+    if (message.setkeyText !== "") {
+      obj.setkeyText = message.setkeyText;
+    }
+    if (message.ipBatchText !== "") {
+      obj.ipBatchText = message.ipBatchText;
+    }
+    if (message.operations?.length) {
+      obj.operations = message.operations.map((e) => Operation.toJSON(e));
+    }
+    if (message.scope !== 0) {
+      obj.scope = entryKindToJSON(message.scope);
+    }
+    if (message.sourceName !== "") {
+      obj.sourceName = message.sourceName;
+    }
+    if (message.kameMode !== false) {
+      obj.kameMode = message.kameMode;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DesiredState>, I>>(base?: I): DesiredState {
+    return DesiredState.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DesiredState>, I>>(object: I): DesiredState {
+    const message = createBaseDesiredState();
+    message.setkeyText = object.setkeyText ?? "";
+    message.ipBatchText = object.ipBatchText ?? "";
+    message.operations = object.operations?.map((e) => Operation.fromPartial(e)) || [];
+    message.scope = object.scope ?? 0;
+    message.sourceName = object.sourceName ?? "";
+    message.kameMode = object.kameMode ?? false;
+    return message;
+  },
+};
+
+function createBaseChange(): Change {
+  return { action: 0, entry: undefined, differs: "", line: 0 };
+}
+
+export const Change: MessageFns<Change> = {
+  encode(message: Change, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.action !== 0) {
+      writer.uint32(8).int32(message.action);
+    }
+    if (message.entry !== undefined) {
+      Entry.encode(message.entry, writer.uint32(18).fork()).join();
+    }
+    if (message.differs !== "") {
+      writer.uint32(26).string(message.differs);
+    }
+    if (message.line !== 0) {
+      writer.uint32(32).uint32(message.line);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Change {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChange();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.action = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.entry = Entry.decode(reader, reader.uint32());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.differs = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.line = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Change {
+    return {
+      action: isSet(object.action) ? changeActionFromJSON(object.action) : 0,
+      entry: isSet(object.entry) ? Entry.fromJSON(object.entry) : undefined,
+      differs: isSet(object.differs) ? globalThis.String(object.differs) : "",
+      line: isSet(object.line) ? globalThis.Number(object.line) : 0,
+    };
+  },
+
+  toJSON(message: Change): unknown {
+    const obj: any = {};
+    if (message.action !== 0) {
+      obj.action = changeActionToJSON(message.action);
+    }
+    if (message.entry !== undefined) {
+      obj.entry = Entry.toJSON(message.entry);
+    }
+    if (message.differs !== "") {
+      obj.differs = message.differs;
+    }
+    if (message.line !== 0) {
+      obj.line = Math.round(message.line);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Change>, I>>(base?: I): Change {
+    return Change.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Change>, I>>(object: I): Change {
+    const message = createBaseChange();
+    message.action = object.action ?? 0;
+    message.entry = (object.entry !== undefined && object.entry !== null) ? Entry.fromPartial(object.entry) : undefined;
+    message.differs = object.differs ?? "";
+    message.line = object.line ?? 0;
+    return message;
+  },
+};
+
+function createBasePlanRequest(): PlanRequest {
+  return { desired: undefined };
+}
+
+export const PlanRequest: MessageFns<PlanRequest> = {
+  encode(message: PlanRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.desired !== undefined) {
+      DesiredState.encode(message.desired, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlanRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlanRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.desired = DesiredState.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlanRequest {
+    return { desired: isSet(object.desired) ? DesiredState.fromJSON(object.desired) : undefined };
+  },
+
+  toJSON(message: PlanRequest): unknown {
+    const obj: any = {};
+    if (message.desired !== undefined) {
+      obj.desired = DesiredState.toJSON(message.desired);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlanRequest>, I>>(base?: I): PlanRequest {
+    return PlanRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlanRequest>, I>>(object: I): PlanRequest {
+    const message = createBasePlanRequest();
+    message.desired = (object.desired !== undefined && object.desired !== null)
+      ? DesiredState.fromPartial(object.desired)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePlanResponse(): PlanResponse {
+  return { changes: [], adds: 0, updates: 0, deletes: 0, unchanged: 0, diagnostics: [] };
+}
+
+export const PlanResponse: MessageFns<PlanResponse> = {
+  encode(message: PlanResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.changes) {
+      Change.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.adds !== 0) {
+      writer.uint32(16).uint32(message.adds);
+    }
+    if (message.updates !== 0) {
+      writer.uint32(24).uint32(message.updates);
+    }
+    if (message.deletes !== 0) {
+      writer.uint32(32).uint32(message.deletes);
+    }
+    if (message.unchanged !== 0) {
+      writer.uint32(40).uint32(message.unchanged);
+    }
+    for (const v of message.diagnostics) {
+      Diagnostic.encode(v!, writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PlanResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePlanResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.changes.push(Change.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.adds = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.updates = reader.uint32();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.deletes = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.unchanged = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.diagnostics.push(Diagnostic.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PlanResponse {
+    return {
+      changes: globalThis.Array.isArray(object?.changes) ? object.changes.map((e: any) => Change.fromJSON(e)) : [],
+      adds: isSet(object.adds) ? globalThis.Number(object.adds) : 0,
+      updates: isSet(object.updates) ? globalThis.Number(object.updates) : 0,
+      deletes: isSet(object.deletes) ? globalThis.Number(object.deletes) : 0,
+      unchanged: isSet(object.unchanged) ? globalThis.Number(object.unchanged) : 0,
+      diagnostics: globalThis.Array.isArray(object?.diagnostics)
+        ? object.diagnostics.map((e: any) => Diagnostic.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: PlanResponse): unknown {
+    const obj: any = {};
+    if (message.changes?.length) {
+      obj.changes = message.changes.map((e) => Change.toJSON(e));
+    }
+    if (message.adds !== 0) {
+      obj.adds = Math.round(message.adds);
+    }
+    if (message.updates !== 0) {
+      obj.updates = Math.round(message.updates);
+    }
+    if (message.deletes !== 0) {
+      obj.deletes = Math.round(message.deletes);
+    }
+    if (message.unchanged !== 0) {
+      obj.unchanged = Math.round(message.unchanged);
+    }
+    if (message.diagnostics?.length) {
+      obj.diagnostics = message.diagnostics.map((e) => Diagnostic.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PlanResponse>, I>>(base?: I): PlanResponse {
+    return PlanResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PlanResponse>, I>>(object: I): PlanResponse {
+    const message = createBasePlanResponse();
+    message.changes = object.changes?.map((e) => Change.fromPartial(e)) || [];
+    message.adds = object.adds ?? 0;
+    message.updates = object.updates ?? 0;
+    message.deletes = object.deletes ?? 0;
+    message.unchanged = object.unchanged ?? 0;
+    message.diagnostics = object.diagnostics?.map((e) => Diagnostic.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseSyncRequest(): SyncRequest {
+  return { desired: undefined };
+}
+
+export const SyncRequest: MessageFns<SyncRequest> = {
+  encode(message: SyncRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.desired !== undefined) {
+      DesiredState.encode(message.desired, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.desired = DesiredState.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncRequest {
+    return { desired: isSet(object.desired) ? DesiredState.fromJSON(object.desired) : undefined };
+  },
+
+  toJSON(message: SyncRequest): unknown {
+    const obj: any = {};
+    if (message.desired !== undefined) {
+      obj.desired = DesiredState.toJSON(message.desired);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncRequest>, I>>(base?: I): SyncRequest {
+    return SyncRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncRequest>, I>>(object: I): SyncRequest {
+    const message = createBaseSyncRequest();
+    message.desired = (object.desired !== undefined && object.desired !== null)
+      ? DesiredState.fromPartial(object.desired)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSyncResponse(): SyncResponse {
+  return { plan: undefined, ok: false, results: [], rolledBack: 0 };
+}
+
+export const SyncResponse: MessageFns<SyncResponse> = {
+  encode(message: SyncResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.plan !== undefined) {
+      PlanResponse.encode(message.plan, writer.uint32(10).fork()).join();
+    }
+    if (message.ok !== false) {
+      writer.uint32(16).bool(message.ok);
+    }
+    for (const v of message.results) {
+      OperationResult.encode(v!, writer.uint32(26).fork()).join();
+    }
+    if (message.rolledBack !== 0) {
+      writer.uint32(32).uint32(message.rolledBack);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SyncResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSyncResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.plan = PlanResponse.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ok = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.results.push(OperationResult.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rolledBack = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SyncResponse {
+    return {
+      plan: isSet(object.plan) ? PlanResponse.fromJSON(object.plan) : undefined,
+      ok: isSet(object.ok) ? globalThis.Boolean(object.ok) : false,
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => OperationResult.fromJSON(e))
+        : [],
+      rolledBack: isSet(object.rolledBack)
+        ? globalThis.Number(object.rolledBack)
+        : isSet(object.rolled_back)
+        ? globalThis.Number(object.rolled_back)
+        : 0,
+    };
+  },
+
+  toJSON(message: SyncResponse): unknown {
+    const obj: any = {};
+    if (message.plan !== undefined) {
+      obj.plan = PlanResponse.toJSON(message.plan);
+    }
+    if (message.ok !== false) {
+      obj.ok = message.ok;
+    }
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => OperationResult.toJSON(e));
+    }
+    if (message.rolledBack !== 0) {
+      obj.rolledBack = Math.round(message.rolledBack);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SyncResponse>, I>>(base?: I): SyncResponse {
+    return SyncResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SyncResponse>, I>>(object: I): SyncResponse {
+    const message = createBaseSyncResponse();
+    message.plan = (object.plan !== undefined && object.plan !== null)
+      ? PlanResponse.fromPartial(object.plan)
+      : undefined;
+    message.ok = object.ok ?? false;
+    message.results = object.results?.map((e) => OperationResult.fromPartial(e)) || [];
+    message.rolledBack = object.rolledBack ?? 0;
     return message;
   },
 };
 
 function createBaseListRequest(): ListRequest {
-  return { kind: 0, address: "", spi: 0 };
+  return { kind: 0, address: "", spi: 0, protocol: 0, reqid: 0, dir: 0 };
 }
 
 export const ListRequest: MessageFns<ListRequest> = {
@@ -1300,6 +4697,15 @@ export const ListRequest: MessageFns<ListRequest> = {
     }
     if (message.spi !== 0) {
       writer.uint32(24).uint32(message.spi);
+    }
+    if (message.protocol !== 0) {
+      writer.uint32(32).int32(message.protocol);
+    }
+    if (message.reqid !== 0) {
+      writer.uint32(40).uint32(message.reqid);
+    }
+    if (message.dir !== 0) {
+      writer.uint32(48).int32(message.dir);
     }
     return writer;
   },
@@ -1341,6 +4747,30 @@ export const ListRequest: MessageFns<ListRequest> = {
             message.spi = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.protocol = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.reqid = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.dir = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1358,6 +4788,9 @@ export const ListRequest: MessageFns<ListRequest> = {
       kind: isSet(object.kind) ? entryKindFromJSON(object.kind) : 0,
       address: isSet(object.address) ? globalThis.String(object.address) : "",
       spi: isSet(object.spi) ? globalThis.Number(object.spi) : 0,
+      protocol: isSet(object.protocol) ? ipsecProtocolFromJSON(object.protocol) : 0,
+      reqid: isSet(object.reqid) ? globalThis.Number(object.reqid) : 0,
+      dir: isSet(object.dir) ? directionFromJSON(object.dir) : 0,
     };
   },
 
@@ -1372,6 +4805,15 @@ export const ListRequest: MessageFns<ListRequest> = {
     if (message.spi !== 0) {
       obj.spi = Math.round(message.spi);
     }
+    if (message.protocol !== 0) {
+      obj.protocol = ipsecProtocolToJSON(message.protocol);
+    }
+    if (message.reqid !== 0) {
+      obj.reqid = Math.round(message.reqid);
+    }
+    if (message.dir !== 0) {
+      obj.dir = directionToJSON(message.dir);
+    }
     return obj;
   },
 
@@ -1383,6 +4825,429 @@ export const ListRequest: MessageFns<ListRequest> = {
     message.kind = object.kind ?? 0;
     message.address = object.address ?? "";
     message.spi = object.spi ?? 0;
+    message.protocol = object.protocol ?? 0;
+    message.reqid = object.reqid ?? 0;
+    message.dir = object.dir ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetRequest(): GetRequest {
+  return { sa: undefined, policy: undefined };
+}
+
+export const GetRequest: MessageFns<GetRequest> = {
+  encode(message: GetRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.sa !== undefined) {
+      SaId.encode(message.sa, writer.uint32(10).fork()).join();
+    }
+    if (message.policy !== undefined) {
+      PolicyId.encode(message.policy, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.sa = SaId.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.policy = PolicyId.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetRequest {
+    return {
+      sa: isSet(object.sa) ? SaId.fromJSON(object.sa) : undefined,
+      policy: isSet(object.policy) ? PolicyId.fromJSON(object.policy) : undefined,
+    };
+  },
+
+  toJSON(message: GetRequest): unknown {
+    const obj: any = {};
+    if (message.sa !== undefined) {
+      obj.sa = SaId.toJSON(message.sa);
+    }
+    if (message.policy !== undefined) {
+      obj.policy = PolicyId.toJSON(message.policy);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetRequest>, I>>(base?: I): GetRequest {
+    return GetRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetRequest>, I>>(object: I): GetRequest {
+    const message = createBaseGetRequest();
+    message.sa = (object.sa !== undefined && object.sa !== null) ? SaId.fromPartial(object.sa) : undefined;
+    message.policy = (object.policy !== undefined && object.policy !== null)
+      ? PolicyId.fromPartial(object.policy)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseGetResponse(): GetResponse {
+  return { entry: undefined };
+}
+
+export const GetResponse: MessageFns<GetResponse> = {
+  encode(message: GetResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.entry !== undefined) {
+      Entry.encode(message.entry, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.entry = Entry.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetResponse {
+    return { entry: isSet(object.entry) ? Entry.fromJSON(object.entry) : undefined };
+  },
+
+  toJSON(message: GetResponse): unknown {
+    const obj: any = {};
+    if (message.entry !== undefined) {
+      obj.entry = Entry.toJSON(message.entry);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetResponse>, I>>(base?: I): GetResponse {
+    return GetResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetResponse>, I>>(object: I): GetResponse {
+    const message = createBaseGetResponse();
+    message.entry = (object.entry !== undefined && object.entry !== null) ? Entry.fromPartial(object.entry) : undefined;
+    return message;
+  },
+};
+
+function createBaseAllocSpiRequest(): AllocSpiRequest {
+  return { src: "", dst: "", protocol: 0, min: 0, max: 0, mode: 0, reqid: 0, mark: undefined };
+}
+
+export const AllocSpiRequest: MessageFns<AllocSpiRequest> = {
+  encode(message: AllocSpiRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.src !== "") {
+      writer.uint32(10).string(message.src);
+    }
+    if (message.dst !== "") {
+      writer.uint32(18).string(message.dst);
+    }
+    if (message.protocol !== 0) {
+      writer.uint32(24).int32(message.protocol);
+    }
+    if (message.min !== 0) {
+      writer.uint32(32).uint32(message.min);
+    }
+    if (message.max !== 0) {
+      writer.uint32(40).uint32(message.max);
+    }
+    if (message.mode !== 0) {
+      writer.uint32(48).int32(message.mode);
+    }
+    if (message.reqid !== 0) {
+      writer.uint32(56).uint32(message.reqid);
+    }
+    if (message.mark !== undefined) {
+      Mark.encode(message.mark, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AllocSpiRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAllocSpiRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.src = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dst = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.protocol = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.min = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.max = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.mode = reader.int32() as any;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.reqid = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.mark = Mark.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AllocSpiRequest {
+    return {
+      src: isSet(object.src) ? globalThis.String(object.src) : "",
+      dst: isSet(object.dst) ? globalThis.String(object.dst) : "",
+      protocol: isSet(object.protocol) ? ipsecProtocolFromJSON(object.protocol) : 0,
+      min: isSet(object.min) ? globalThis.Number(object.min) : 0,
+      max: isSet(object.max) ? globalThis.Number(object.max) : 0,
+      mode: isSet(object.mode) ? modeFromJSON(object.mode) : 0,
+      reqid: isSet(object.reqid) ? globalThis.Number(object.reqid) : 0,
+      mark: isSet(object.mark) ? Mark.fromJSON(object.mark) : undefined,
+    };
+  },
+
+  toJSON(message: AllocSpiRequest): unknown {
+    const obj: any = {};
+    if (message.src !== "") {
+      obj.src = message.src;
+    }
+    if (message.dst !== "") {
+      obj.dst = message.dst;
+    }
+    if (message.protocol !== 0) {
+      obj.protocol = ipsecProtocolToJSON(message.protocol);
+    }
+    if (message.min !== 0) {
+      obj.min = Math.round(message.min);
+    }
+    if (message.max !== 0) {
+      obj.max = Math.round(message.max);
+    }
+    if (message.mode !== 0) {
+      obj.mode = modeToJSON(message.mode);
+    }
+    if (message.reqid !== 0) {
+      obj.reqid = Math.round(message.reqid);
+    }
+    if (message.mark !== undefined) {
+      obj.mark = Mark.toJSON(message.mark);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AllocSpiRequest>, I>>(base?: I): AllocSpiRequest {
+    return AllocSpiRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AllocSpiRequest>, I>>(object: I): AllocSpiRequest {
+    const message = createBaseAllocSpiRequest();
+    message.src = object.src ?? "";
+    message.dst = object.dst ?? "";
+    message.protocol = object.protocol ?? 0;
+    message.min = object.min ?? 0;
+    message.max = object.max ?? 0;
+    message.mode = object.mode ?? 0;
+    message.reqid = object.reqid ?? 0;
+    message.mark = (object.mark !== undefined && object.mark !== null) ? Mark.fromPartial(object.mark) : undefined;
+    return message;
+  },
+};
+
+function createBaseAllocSpiResponse(): AllocSpiResponse {
+  return { spi: 0, entry: undefined };
+}
+
+export const AllocSpiResponse: MessageFns<AllocSpiResponse> = {
+  encode(message: AllocSpiResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.spi !== 0) {
+      writer.uint32(8).uint32(message.spi);
+    }
+    if (message.entry !== undefined) {
+      Entry.encode(message.entry, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AllocSpiResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAllocSpiResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.spi = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.entry = Entry.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): AllocSpiResponse {
+    return {
+      spi: isSet(object.spi) ? globalThis.Number(object.spi) : 0,
+      entry: isSet(object.entry) ? Entry.fromJSON(object.entry) : undefined,
+    };
+  },
+
+  toJSON(message: AllocSpiResponse): unknown {
+    const obj: any = {};
+    if (message.spi !== 0) {
+      obj.spi = Math.round(message.spi);
+    }
+    if (message.entry !== undefined) {
+      obj.entry = Entry.toJSON(message.entry);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<AllocSpiResponse>, I>>(base?: I): AllocSpiResponse {
+    return AllocSpiResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<AllocSpiResponse>, I>>(object: I): AllocSpiResponse {
+    const message = createBaseAllocSpiResponse();
+    message.spi = object.spi ?? 0;
+    message.entry = (object.entry !== undefined && object.entry !== null) ? Entry.fromPartial(object.entry) : undefined;
     return message;
   },
 };
@@ -1803,7 +5668,7 @@ export const FlushResponse: MessageFns<FlushResponse> = {
 };
 
 function createBaseWatchRequest(): WatchRequest {
-  return { sinceSequence: 0n, types: [] };
+  return { sinceSequence: 0n, types: [], address: "", spi: 0 };
 }
 
 export const WatchRequest: MessageFns<WatchRequest> = {
@@ -1820,6 +5685,12 @@ export const WatchRequest: MessageFns<WatchRequest> = {
         writer.int32(v);
       }
       writer.join();
+    }
+    if (message.address !== "") {
+      writer.uint32(26).string(message.address);
+    }
+    if (message.spi !== 0) {
+      writer.uint32(32).uint32(message.spi);
     }
     return writer;
   },
@@ -1863,6 +5734,22 @@ export const WatchRequest: MessageFns<WatchRequest> = {
 
             break;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.address = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.spi = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1883,6 +5770,8 @@ export const WatchRequest: MessageFns<WatchRequest> = {
         ? BigInt(object.since_sequence)
         : 0n,
       types: globalThis.Array.isArray(object?.types) ? object.types.map((e: any) => eventTypeFromJSON(e)) : [],
+      address: isSet(object.address) ? globalThis.String(object.address) : "",
+      spi: isSet(object.spi) ? globalThis.Number(object.spi) : 0,
     };
   },
 
@@ -1893,6 +5782,12 @@ export const WatchRequest: MessageFns<WatchRequest> = {
     }
     if (message.types?.length) {
       obj.types = message.types.map((e) => eventTypeToJSON(e));
+    }
+    if (message.address !== "") {
+      obj.address = message.address;
+    }
+    if (message.spi !== 0) {
+      obj.spi = Math.round(message.spi);
     }
     return obj;
   },
@@ -1906,6 +5801,8 @@ export const WatchRequest: MessageFns<WatchRequest> = {
       ? BigInt(object.sinceSequence)
       : 0n;
     message.types = object.types?.map((e) => e) || [];
+    message.address = object.address ?? "";
+    message.spi = object.spi ?? 0;
     return message;
   },
 };
@@ -2079,11 +5976,14 @@ export const WatchResponse: MessageFns<WatchResponse> = {
 };
 
 function createBaseStatsRequest(): StatsRequest {
-  return {};
+  return { includeSaCounters: false };
 }
 
 export const StatsRequest: MessageFns<StatsRequest> = {
-  encode(_: StatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+  encode(message: StatsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.includeSaCounters !== false) {
+      writer.uint32(8).bool(message.includeSaCounters);
+    }
     return writer;
   },
 
@@ -2100,6 +6000,14 @@ export const StatsRequest: MessageFns<StatsRequest> = {
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.includeSaCounters = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2112,20 +6020,383 @@ export const StatsRequest: MessageFns<StatsRequest> = {
     }
   },
 
-  fromJSON(_: any): StatsRequest {
-    return {};
+  fromJSON(object: any): StatsRequest {
+    return {
+      includeSaCounters: isSet(object.includeSaCounters)
+        ? globalThis.Boolean(object.includeSaCounters)
+        : isSet(object.include_sa_counters)
+        ? globalThis.Boolean(object.include_sa_counters)
+        : false,
+    };
   },
 
-  toJSON(_: StatsRequest): unknown {
+  toJSON(message: StatsRequest): unknown {
     const obj: any = {};
+    if (message.includeSaCounters !== false) {
+      obj.includeSaCounters = message.includeSaCounters;
+    }
     return obj;
   },
 
   create<I extends Exact<DeepPartial<StatsRequest>, I>>(base?: I): StatsRequest {
     return StatsRequest.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<StatsRequest>, I>>(_: I): StatsRequest {
+  fromPartial<I extends Exact<DeepPartial<StatsRequest>, I>>(object: I): StatsRequest {
     const message = createBaseStatsRequest();
+    message.includeSaCounters = object.includeSaCounters ?? false;
+    return message;
+  },
+};
+
+function createBaseKernelCounter(): KernelCounter {
+  return { name: "", value: 0n };
+}
+
+export const KernelCounter: MessageFns<KernelCounter> = {
+  encode(message: KernelCounter, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.value !== 0n) {
+      if (BigInt.asUintN(64, message.value) !== message.value) {
+        throw new globalThis.Error("value provided for field message.value of type uint64 too large");
+      }
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): KernelCounter {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseKernelCounter();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): KernelCounter {
+    return {
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      value: isSet(object.value) ? BigInt(object.value) : 0n,
+    };
+  },
+
+  toJSON(message: KernelCounter): unknown {
+    const obj: any = {};
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.value !== 0n) {
+      obj.value = message.value.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<KernelCounter>, I>>(base?: I): KernelCounter {
+    return KernelCounter.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<KernelCounter>, I>>(object: I): KernelCounter {
+    const message = createBaseKernelCounter();
+    message.name = object.name ?? "";
+    message.value = (object.value !== undefined && object.value !== null) ? BigInt(object.value) : 0n;
+    return message;
+  },
+};
+
+function createBaseSaCounters(): SaCounters {
+  return {
+    src: "",
+    dst: "",
+    proto: "",
+    spi: 0,
+    bytes: 0n,
+    packets: 0n,
+    replayErrors: 0,
+    integrityFailures: 0,
+    replayWindowErrors: 0,
+    addTime: 0n,
+    useTime: 0n,
+  };
+}
+
+export const SaCounters: MessageFns<SaCounters> = {
+  encode(message: SaCounters, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.src !== "") {
+      writer.uint32(10).string(message.src);
+    }
+    if (message.dst !== "") {
+      writer.uint32(18).string(message.dst);
+    }
+    if (message.proto !== "") {
+      writer.uint32(26).string(message.proto);
+    }
+    if (message.spi !== 0) {
+      writer.uint32(32).uint32(message.spi);
+    }
+    if (message.bytes !== 0n) {
+      if (BigInt.asUintN(64, message.bytes) !== message.bytes) {
+        throw new globalThis.Error("value provided for field message.bytes of type uint64 too large");
+      }
+      writer.uint32(40).uint64(message.bytes);
+    }
+    if (message.packets !== 0n) {
+      if (BigInt.asUintN(64, message.packets) !== message.packets) {
+        throw new globalThis.Error("value provided for field message.packets of type uint64 too large");
+      }
+      writer.uint32(48).uint64(message.packets);
+    }
+    if (message.replayErrors !== 0) {
+      writer.uint32(56).uint32(message.replayErrors);
+    }
+    if (message.integrityFailures !== 0) {
+      writer.uint32(64).uint32(message.integrityFailures);
+    }
+    if (message.replayWindowErrors !== 0) {
+      writer.uint32(72).uint32(message.replayWindowErrors);
+    }
+    if (message.addTime !== 0n) {
+      if (BigInt.asUintN(64, message.addTime) !== message.addTime) {
+        throw new globalThis.Error("value provided for field message.addTime of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.addTime);
+    }
+    if (message.useTime !== 0n) {
+      if (BigInt.asUintN(64, message.useTime) !== message.useTime) {
+        throw new globalThis.Error("value provided for field message.useTime of type uint64 too large");
+      }
+      writer.uint32(88).uint64(message.useTime);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SaCounters {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSaCounters();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.src = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.dst = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.proto = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.spi = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.packets = reader.uint64() as bigint;
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.replayErrors = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.integrityFailures = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.replayWindowErrors = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.addTime = reader.uint64() as bigint;
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.useTime = reader.uint64() as bigint;
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SaCounters {
+    return {
+      src: isSet(object.src) ? globalThis.String(object.src) : "",
+      dst: isSet(object.dst) ? globalThis.String(object.dst) : "",
+      proto: isSet(object.proto) ? globalThis.String(object.proto) : "",
+      spi: isSet(object.spi) ? globalThis.Number(object.spi) : 0,
+      bytes: isSet(object.bytes) ? BigInt(object.bytes) : 0n,
+      packets: isSet(object.packets) ? BigInt(object.packets) : 0n,
+      replayErrors: isSet(object.replayErrors)
+        ? globalThis.Number(object.replayErrors)
+        : isSet(object.replay_errors)
+        ? globalThis.Number(object.replay_errors)
+        : 0,
+      integrityFailures: isSet(object.integrityFailures)
+        ? globalThis.Number(object.integrityFailures)
+        : isSet(object.integrity_failures)
+        ? globalThis.Number(object.integrity_failures)
+        : 0,
+      replayWindowErrors: isSet(object.replayWindowErrors)
+        ? globalThis.Number(object.replayWindowErrors)
+        : isSet(object.replay_window_errors)
+        ? globalThis.Number(object.replay_window_errors)
+        : 0,
+      addTime: isSet(object.addTime) ? BigInt(object.addTime) : isSet(object.add_time) ? BigInt(object.add_time) : 0n,
+      useTime: isSet(object.useTime) ? BigInt(object.useTime) : isSet(object.use_time) ? BigInt(object.use_time) : 0n,
+    };
+  },
+
+  toJSON(message: SaCounters): unknown {
+    const obj: any = {};
+    if (message.src !== "") {
+      obj.src = message.src;
+    }
+    if (message.dst !== "") {
+      obj.dst = message.dst;
+    }
+    if (message.proto !== "") {
+      obj.proto = message.proto;
+    }
+    if (message.spi !== 0) {
+      obj.spi = Math.round(message.spi);
+    }
+    if (message.bytes !== 0n) {
+      obj.bytes = message.bytes.toString();
+    }
+    if (message.packets !== 0n) {
+      obj.packets = message.packets.toString();
+    }
+    if (message.replayErrors !== 0) {
+      obj.replayErrors = Math.round(message.replayErrors);
+    }
+    if (message.integrityFailures !== 0) {
+      obj.integrityFailures = Math.round(message.integrityFailures);
+    }
+    if (message.replayWindowErrors !== 0) {
+      obj.replayWindowErrors = Math.round(message.replayWindowErrors);
+    }
+    if (message.addTime !== 0n) {
+      obj.addTime = message.addTime.toString();
+    }
+    if (message.useTime !== 0n) {
+      obj.useTime = message.useTime.toString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SaCounters>, I>>(base?: I): SaCounters {
+    return SaCounters.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SaCounters>, I>>(object: I): SaCounters {
+    const message = createBaseSaCounters();
+    message.src = object.src ?? "";
+    message.dst = object.dst ?? "";
+    message.proto = object.proto ?? "";
+    message.spi = object.spi ?? 0;
+    message.bytes = (object.bytes !== undefined && object.bytes !== null) ? BigInt(object.bytes) : 0n;
+    message.packets = (object.packets !== undefined && object.packets !== null) ? BigInt(object.packets) : 0n;
+    message.replayErrors = object.replayErrors ?? 0;
+    message.integrityFailures = object.integrityFailures ?? 0;
+    message.replayWindowErrors = object.replayWindowErrors ?? 0;
+    message.addTime = (object.addTime !== undefined && object.addTime !== null) ? BigInt(object.addTime) : 0n;
+    message.useTime = (object.useTime !== undefined && object.useTime !== null) ? BigInt(object.useTime) : 0n;
     return message;
   },
 };
@@ -2142,6 +6413,12 @@ function createBaseStatsResponse(): StatsResponse {
     subscribers: 0,
     lastSequence: 0n,
     netns: "",
+    kernelCounters: [],
+    saCounters: [],
+    kernelOverruns: 0n,
+    peakWindowBytes: 0n,
+    plans: 0n,
+    syncs: 0n,
   };
 }
 
@@ -2194,6 +6471,36 @@ export const StatsResponse: MessageFns<StatsResponse> = {
     }
     if (message.netns !== "") {
       writer.uint32(82).string(message.netns);
+    }
+    for (const v of message.kernelCounters) {
+      KernelCounter.encode(v!, writer.uint32(90).fork()).join();
+    }
+    for (const v of message.saCounters) {
+      SaCounters.encode(v!, writer.uint32(98).fork()).join();
+    }
+    if (message.kernelOverruns !== 0n) {
+      if (BigInt.asUintN(64, message.kernelOverruns) !== message.kernelOverruns) {
+        throw new globalThis.Error("value provided for field message.kernelOverruns of type uint64 too large");
+      }
+      writer.uint32(104).uint64(message.kernelOverruns);
+    }
+    if (message.peakWindowBytes !== 0n) {
+      if (BigInt.asUintN(64, message.peakWindowBytes) !== message.peakWindowBytes) {
+        throw new globalThis.Error("value provided for field message.peakWindowBytes of type uint64 too large");
+      }
+      writer.uint32(112).uint64(message.peakWindowBytes);
+    }
+    if (message.plans !== 0n) {
+      if (BigInt.asUintN(64, message.plans) !== message.plans) {
+        throw new globalThis.Error("value provided for field message.plans of type uint64 too large");
+      }
+      writer.uint32(120).uint64(message.plans);
+    }
+    if (message.syncs !== 0n) {
+      if (BigInt.asUintN(64, message.syncs) !== message.syncs) {
+        throw new globalThis.Error("value provided for field message.syncs of type uint64 too large");
+      }
+      writer.uint32(128).uint64(message.syncs);
     }
     return writer;
   },
@@ -2291,6 +6598,54 @@ export const StatsResponse: MessageFns<StatsResponse> = {
             message.netns = reader.string();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.kernelCounters.push(KernelCounter.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.saCounters.push(SaCounters.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.kernelOverruns = reader.uint64() as bigint;
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.peakWindowBytes = reader.uint64() as bigint;
+            continue;
+          }
+          case 15: {
+            if (tag !== 120) {
+              break;
+            }
+
+            message.plans = reader.uint64() as bigint;
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.syncs = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2335,6 +6690,28 @@ export const StatsResponse: MessageFns<StatsResponse> = {
         ? BigInt(object.last_sequence)
         : 0n,
       netns: isSet(object.netns) ? globalThis.String(object.netns) : "",
+      kernelCounters: globalThis.Array.isArray(object?.kernelCounters)
+        ? object.kernelCounters.map((e: any) => KernelCounter.fromJSON(e))
+        : globalThis.Array.isArray(object?.kernel_counters)
+        ? object.kernel_counters.map((e: any) => KernelCounter.fromJSON(e))
+        : [],
+      saCounters: globalThis.Array.isArray(object?.saCounters)
+        ? object.saCounters.map((e: any) => SaCounters.fromJSON(e))
+        : globalThis.Array.isArray(object?.sa_counters)
+        ? object.sa_counters.map((e: any) => SaCounters.fromJSON(e))
+        : [],
+      kernelOverruns: isSet(object.kernelOverruns)
+        ? BigInt(object.kernelOverruns)
+        : isSet(object.kernel_overruns)
+        ? BigInt(object.kernel_overruns)
+        : 0n,
+      peakWindowBytes: isSet(object.peakWindowBytes)
+        ? BigInt(object.peakWindowBytes)
+        : isSet(object.peak_window_bytes)
+        ? BigInt(object.peak_window_bytes)
+        : 0n,
+      plans: isSet(object.plans) ? BigInt(object.plans) : 0n,
+      syncs: isSet(object.syncs) ? BigInt(object.syncs) : 0n,
     };
   },
 
@@ -2370,6 +6747,24 @@ export const StatsResponse: MessageFns<StatsResponse> = {
     if (message.netns !== "") {
       obj.netns = message.netns;
     }
+    if (message.kernelCounters?.length) {
+      obj.kernelCounters = message.kernelCounters.map((e) => KernelCounter.toJSON(e));
+    }
+    if (message.saCounters?.length) {
+      obj.saCounters = message.saCounters.map((e) => SaCounters.toJSON(e));
+    }
+    if (message.kernelOverruns !== 0n) {
+      obj.kernelOverruns = message.kernelOverruns.toString();
+    }
+    if (message.peakWindowBytes !== 0n) {
+      obj.peakWindowBytes = message.peakWindowBytes.toString();
+    }
+    if (message.plans !== 0n) {
+      obj.plans = message.plans.toString();
+    }
+    if (message.syncs !== 0n) {
+      obj.syncs = message.syncs.toString();
+    }
     return obj;
   },
 
@@ -2394,6 +6789,16 @@ export const StatsResponse: MessageFns<StatsResponse> = {
       ? BigInt(object.lastSequence)
       : 0n;
     message.netns = object.netns ?? "";
+    message.kernelCounters = object.kernelCounters?.map((e) => KernelCounter.fromPartial(e)) || [];
+    message.saCounters = object.saCounters?.map((e) => SaCounters.fromPartial(e)) || [];
+    message.kernelOverruns = (object.kernelOverruns !== undefined && object.kernelOverruns !== null)
+      ? BigInt(object.kernelOverruns)
+      : 0n;
+    message.peakWindowBytes = (object.peakWindowBytes !== undefined && object.peakWindowBytes !== null)
+      ? BigInt(object.peakWindowBytes)
+      : 0n;
+    message.plans = (object.plans !== undefined && object.plans !== null) ? BigInt(object.plans) : 0n;
+    message.syncs = (object.syncs !== undefined && object.syncs !== null) ? BigInt(object.syncs) : 0n;
     return message;
   },
 };
@@ -2401,7 +6806,7 @@ export const StatsResponse: MessageFns<StatsResponse> = {
 /** AgentService manages the XFRM tables (SAD and SPD) of one host or network namespace. */
 export type AgentServiceService = typeof AgentServiceService;
 export const AgentServiceService = {
-  /** Apply runs a batch of operations written as setkey(8) text (requires the write role). */
+  /** Apply runs a batch of operations: setkey(8) text, `ip -batch` text or structured operations (write role). */
   apply: {
     path: "/keyfleet.v1.AgentService/Apply" as const,
     requestStream: false as const,
@@ -2411,7 +6816,10 @@ export const AgentServiceService = {
     responseSerialize: (value: ApplyResponse): Buffer => Buffer.from(ApplyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ApplyResponse => ApplyResponse.decode(value),
   },
-  /** ApplyStream is Apply for bulk loads: the client streams the text in chunks (split on any byte). */
+  /**
+   * ApplyStream is Apply for bulk loads: the client streams the batch; the agent applies it window by window
+   * (a bounded number of bytes or operations), so it never holds the whole batch (unless options.atomic).
+   */
   applyStream: {
     path: "/keyfleet.v1.AgentService/ApplyStream" as const,
     requestStream: true as const,
@@ -2420,6 +6828,26 @@ export const AgentServiceService = {
     requestDeserialize: (value: Buffer): ApplyStreamRequest => ApplyStreamRequest.decode(value),
     responseSerialize: (value: ApplyStreamResponse): Buffer => Buffer.from(ApplyStreamResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ApplyStreamResponse => ApplyStreamResponse.decode(value),
+  },
+  /** Plan computes the minimal changes (add, update, delete) that turn the kernel's tables into the desired state. */
+  plan: {
+    path: "/keyfleet.v1.AgentService/Plan" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PlanRequest): Buffer => Buffer.from(PlanRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PlanRequest => PlanRequest.decode(value),
+    responseSerialize: (value: PlanResponse): Buffer => Buffer.from(PlanResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PlanResponse => PlanResponse.decode(value),
+  },
+  /** Sync applies that plan atomically: all changes or none (write role). */
+  sync: {
+    path: "/keyfleet.v1.AgentService/Sync" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: SyncRequest): Buffer => Buffer.from(SyncRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): SyncRequest => SyncRequest.decode(value),
+    responseSerialize: (value: SyncResponse): Buffer => Buffer.from(SyncResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): SyncResponse => SyncResponse.decode(value),
   },
   /** List streams the SAs and/or policies of the kernel (requires the read role; keys need the keys role). */
   list: {
@@ -2431,6 +6859,16 @@ export const AgentServiceService = {
     responseSerialize: (value: ListResponse): Buffer => Buffer.from(ListResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListResponse => ListResponse.decode(value),
   },
+  /** Get returns one SA (by destination, protocol, SPI) or one policy (by selector and direction, or index). */
+  get: {
+    path: "/keyfleet.v1.AgentService/Get" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetRequest): Buffer => Buffer.from(GetRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetRequest => GetRequest.decode(value),
+    responseSerialize: (value: GetResponse): Buffer => Buffer.from(GetResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetResponse => GetResponse.decode(value),
+  },
   /** Flush removes all SAs and/or policies (requires the write role). */
   flush: {
     path: "/keyfleet.v1.AgentService/Flush" as const,
@@ -2440,6 +6878,16 @@ export const AgentServiceService = {
     requestDeserialize: (value: Buffer): FlushRequest => FlushRequest.decode(value),
     responseSerialize: (value: FlushResponse): Buffer => Buffer.from(FlushResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FlushResponse => FlushResponse.decode(value),
+  },
+  /** AllocSpi reserves a free SPI in a range (a larval SA the kernel expires unless an add/update follows). */
+  allocSpi: {
+    path: "/keyfleet.v1.AgentService/AllocSpi" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: AllocSpiRequest): Buffer => Buffer.from(AllocSpiRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): AllocSpiRequest => AllocSpiRequest.decode(value),
+    responseSerialize: (value: AllocSpiResponse): Buffer => Buffer.from(AllocSpiResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AllocSpiResponse => AllocSpiResponse.decode(value),
   },
   /** Watch streams kernel XFRM events with increasing sequence numbers (requires the read role). */
   watch: {
@@ -2451,7 +6899,7 @@ export const AgentServiceService = {
     responseSerialize: (value: WatchResponse): Buffer => Buffer.from(WatchResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): WatchResponse => WatchResponse.decode(value),
   },
-  /** Stats returns agent counters (requires the read role). */
+  /** Stats returns kernel XFRM counters, per-SA counters and agent counters (requires the read role). */
   stats: {
     path: "/keyfleet.v1.AgentService/Stats" as const,
     requestStream: false as const,
@@ -2464,22 +6912,33 @@ export const AgentServiceService = {
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
-  /** Apply runs a batch of operations written as setkey(8) text (requires the write role). */
+  /** Apply runs a batch of operations: setkey(8) text, `ip -batch` text or structured operations (write role). */
   apply: handleUnaryCall<ApplyRequest, ApplyResponse>;
-  /** ApplyStream is Apply for bulk loads: the client streams the text in chunks (split on any byte). */
+  /**
+   * ApplyStream is Apply for bulk loads: the client streams the batch; the agent applies it window by window
+   * (a bounded number of bytes or operations), so it never holds the whole batch (unless options.atomic).
+   */
   applyStream: handleClientStreamingCall<ApplyStreamRequest, ApplyStreamResponse>;
+  /** Plan computes the minimal changes (add, update, delete) that turn the kernel's tables into the desired state. */
+  plan: handleUnaryCall<PlanRequest, PlanResponse>;
+  /** Sync applies that plan atomically: all changes or none (write role). */
+  sync: handleUnaryCall<SyncRequest, SyncResponse>;
   /** List streams the SAs and/or policies of the kernel (requires the read role; keys need the keys role). */
   list: handleServerStreamingCall<ListRequest, ListResponse>;
+  /** Get returns one SA (by destination, protocol, SPI) or one policy (by selector and direction, or index). */
+  get: handleUnaryCall<GetRequest, GetResponse>;
   /** Flush removes all SAs and/or policies (requires the write role). */
   flush: handleUnaryCall<FlushRequest, FlushResponse>;
+  /** AllocSpi reserves a free SPI in a range (a larval SA the kernel expires unless an add/update follows). */
+  allocSpi: handleUnaryCall<AllocSpiRequest, AllocSpiResponse>;
   /** Watch streams kernel XFRM events with increasing sequence numbers (requires the read role). */
   watch: handleServerStreamingCall<WatchRequest, WatchResponse>;
-  /** Stats returns agent counters (requires the read role). */
+  /** Stats returns kernel XFRM counters, per-SA counters and agent counters (requires the read role). */
   stats: handleUnaryCall<StatsRequest, StatsResponse>;
 }
 
 export interface AgentServiceClient extends Client {
-  /** Apply runs a batch of operations written as setkey(8) text (requires the write role). */
+  /** Apply runs a batch of operations: setkey(8) text, `ip -batch` text or structured operations (write role). */
   apply(
     request: ApplyRequest,
     callback: (error: ServiceError | null, response: ApplyResponse) => void,
@@ -2495,7 +6954,10 @@ export interface AgentServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ApplyResponse) => void,
   ): ClientUnaryCall;
-  /** ApplyStream is Apply for bulk loads: the client streams the text in chunks (split on any byte). */
+  /**
+   * ApplyStream is Apply for bulk loads: the client streams the batch; the agent applies it window by window
+   * (a bounded number of bytes or operations), so it never holds the whole batch (unless options.atomic).
+   */
   applyStream(
     callback: (error: ServiceError | null, response: ApplyStreamResponse) => void,
   ): ClientWritableStream<ApplyStreamRequest>;
@@ -2512,9 +6974,48 @@ export interface AgentServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ApplyStreamResponse) => void,
   ): ClientWritableStream<ApplyStreamRequest>;
+  /** Plan computes the minimal changes (add, update, delete) that turn the kernel's tables into the desired state. */
+  plan(request: PlanRequest, callback: (error: ServiceError | null, response: PlanResponse) => void): ClientUnaryCall;
+  plan(
+    request: PlanRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: PlanResponse) => void,
+  ): ClientUnaryCall;
+  plan(
+    request: PlanRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: PlanResponse) => void,
+  ): ClientUnaryCall;
+  /** Sync applies that plan atomically: all changes or none (write role). */
+  sync(request: SyncRequest, callback: (error: ServiceError | null, response: SyncResponse) => void): ClientUnaryCall;
+  sync(
+    request: SyncRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: SyncResponse) => void,
+  ): ClientUnaryCall;
+  sync(
+    request: SyncRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: SyncResponse) => void,
+  ): ClientUnaryCall;
   /** List streams the SAs and/or policies of the kernel (requires the read role; keys need the keys role). */
   list(request: ListRequest, options?: Partial<CallOptions>): ClientReadableStream<ListResponse>;
   list(request: ListRequest, metadata?: Metadata, options?: Partial<CallOptions>): ClientReadableStream<ListResponse>;
+  /** Get returns one SA (by destination, protocol, SPI) or one policy (by selector and direction, or index). */
+  get(request: GetRequest, callback: (error: ServiceError | null, response: GetResponse) => void): ClientUnaryCall;
+  get(
+    request: GetRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetResponse) => void,
+  ): ClientUnaryCall;
+  get(
+    request: GetRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetResponse) => void,
+  ): ClientUnaryCall;
   /** Flush removes all SAs and/or policies (requires the write role). */
   flush(
     request: FlushRequest,
@@ -2530,6 +7031,22 @@ export interface AgentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FlushResponse) => void,
+  ): ClientUnaryCall;
+  /** AllocSpi reserves a free SPI in a range (a larval SA the kernel expires unless an add/update follows). */
+  allocSpi(
+    request: AllocSpiRequest,
+    callback: (error: ServiceError | null, response: AllocSpiResponse) => void,
+  ): ClientUnaryCall;
+  allocSpi(
+    request: AllocSpiRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: AllocSpiResponse) => void,
+  ): ClientUnaryCall;
+  allocSpi(
+    request: AllocSpiRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: AllocSpiResponse) => void,
   ): ClientUnaryCall;
   /** Watch streams kernel XFRM events with increasing sequence numbers (requires the read role). */
   watch(request: WatchRequest, options?: Partial<CallOptions>): ClientReadableStream<WatchResponse>;
@@ -2538,7 +7055,7 @@ export interface AgentServiceClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<WatchResponse>;
-  /** Stats returns agent counters (requires the read role). */
+  /** Stats returns kernel XFRM counters, per-SA counters and agent counters (requires the read role). */
   stats(
     request: StatsRequest,
     callback: (error: ServiceError | null, response: StatsResponse) => void,
