@@ -3,84 +3,23 @@
 // `ip xfrm policy`, rejections (no client certificate, wrong CA, read-only identity), Watch of a policy
 // added with `ip`, and a fleet of 5 agents driven by `keyfleet remote apply` with a summary.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startAgent, type Agent } from '../../src/agent/server.js';
-import { parseRoles } from '../../src/agent/auth.js';
-import { AgentClient, EntryKind, EventType, OperationStatus, type ConnectOptions, type Entry } from '../../src/client/index.js';
+import { AgentClient, EntryKind, EventType, OperationStatus, type Entry } from '../../src/client/index.js';
+import { Certs, run, newNetns, delNetns, collect, rejection, withAgent as withAgentOf } from './agent-lib.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const dir = mkdtempSync(path.join(os.tmpdir(), 'kf-agent-'));
-let nsCount = 0;
-
-function run(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
-  return r.stdout;
-}
-
-function newNetns(): string {
-  const ns = `kf-${process.pid}-${++nsCount}`;
-  run('ip', ['netns', 'add', ns]);
-  return ns;
-}
-
-const f = (n: string): string => path.join(dir, n);
-const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1'];
-
-/** A self-signed CA. */
-function makeCa(name: string): void {
-  run('openssl', ['req', '-x509', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.crt`), '-subj', `/CN=${name}`]);
-}
-
-/** A leaf certificate signed by `ca` (openssl 3 `req -x509 -CA`). */
-function makeLeaf(name: string, ca: string, san: string): void {
-  run('openssl', ['req', '-x509', ...ec, '-CA', f(`${ca}.crt`), '-CAkey', f(`${ca}.key`), '-keyout', f(`${name}.key`), '-out', f(`${name}.crt`),
-    '-subj', `/CN=${name}`, '-addext', `subjectAltName=${san}`, '-addext', 'basicConstraints=critical,CA:FALSE']);
-}
-
-makeCa('ca');
-makeCa('other-ca');
-makeLeaf('agent', 'ca', 'IP:127.0.0.1,DNS:localhost');
-makeLeaf('controller', 'ca', 'DNS:controller.test');
-makeLeaf('dashboard', 'ca', 'DNS:dashboard.test');
-makeLeaf('rogue', 'other-ca', 'DNS:controller.test');
-
-const ROLES = parseRoles(JSON.stringify({ 'controller.test': ['read', 'write', 'keys'], 'dashboard.test': ['read'] }));
-const read = (n: string): Buffer => readFileSync(f(n));
-const tls = { cert: read('agent.crt'), key: read('agent.key'), clientCa: read('ca.crt') };
-const as = (who: string, ca = 'ca'): ConnectOptions => ({ ca: read(`${ca}.crt`), cert: read(`${who}.crt`), key: read(`${who}.key`), deadlineMs: 10000 });
-
-async function withAgent(fn: (a: Agent, ns: string) => Promise<void>, audit?: string): Promise<void> {
-  const ns = newNetns();
-  const agent = await startAgent({ listen: '127.0.0.1:0', tls, roles: ROLES, netns: ns, ...(audit ? { auditLog: audit } : {}) });
-  try {
-    await fn(agent, ns);
-  } finally {
-    await agent.close();
-    spawnSync('ip', ['netns', 'del', ns]);
-  }
-}
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ code: number; message: string }> {
-  try {
-    await p;
-  } catch (e) {
-    return e as { code: number; message: string };
-  }
-  assert.unreachable('the call succeeded');
-  throw new Error('unreachable');
-}
+const certs = new Certs();
+const f = (n: string): string => certs.file(n);
+const read = (n: string): Buffer => certs.read(n);
+const tls = certs.tls;
+const ROLES = certs.roles;
+const as = (who: string, ca = 'ca') => certs.as(who, ca);
+const withAgent = (fn: (a: Agent, ns: string) => Promise<void>, audit?: string): Promise<void> => withAgentOf(certs, fn, audit ? { auditLog: audit } : {});
 
 const POLICIES = 'spdadd 10.1.0.1 10.1.0.2 any -P out ipsec esp/transport//require;\nspdadd 10.1.0.3/32 10.1.0.4/32 tcp -P out none;\n';
 
@@ -233,11 +172,11 @@ test('`keyfleet remote apply` drives a fleet of 5 agents (each in its own netns)
   } finally {
     for (const a of agents) {
       await a.agent.close();
-      spawnSync('ip', ['netns', 'del', a.ns]);
+      delNetns(a.ns);
     }
   }
 });
 
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.after(() => certs.remove());
 
 test.run();
