@@ -11,7 +11,8 @@ import { splitMessages } from '../kernel/channel.js';
 import { markRecords, restoreRecords } from '../kernel/xfrm.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
 import { readRecord, type XfrmRecord } from '../wasm/records.js';
-import { EventType } from '../gen/keyfleet/v1/agent.pb.js';
+import { EventType, type Entry } from '../gen/keyfleet/v1/agent.pb.js';
+import { entryOf, isPolicyRecord } from './entries.js';
 
 /** XFRM_MSG_* (linux/xfrm.h) → event type. */
 export const EVENT_OF_MSG: Readonly<Record<number, EventType>> = {
@@ -25,11 +26,62 @@ export const EVENT_OF_MSG: Readonly<Record<number, EventType>> = {
 /** Message types whose record is an SA or a policy worth showing as an Entry. */
 const CARRIES_ENTRY = new Set([16, 17, 19, 20, 23, 24, 25, 26, 27]);
 
+/**
+ * What an event says about its SA or policy, converted once at arrival (the decoded record itself is not kept:
+ * a window of thousands of full records would cost more in garbage collection than the whole fan-out).
+ */
+export interface EventEntry {
+  redacted: Entry;
+  /** The same with key bytes (the same object when the entry has none). */
+  withKeys: Entry;
+  /** Source and destination (SAs) or selector addresses (policies), for filters. */
+  addresses: string[];
+  spi: number;
+  isPolicy: boolean;
+}
+
+/** The event's entry (decoding it now if nobody needed it yet). */
+export function entryOfEvent(ev: HubEvent): EventEntry | null {
+  return ev.entry instanceof LazyEntry ? ev.entry.get() : ev.entry;
+}
+
+export function eventEntry(r: XfrmRecord): EventEntry {
+  const isPolicy = isPolicyRecord(r);
+  const redacted = entryOf(r, false);
+  const hasKeys = !isPolicy && Boolean(r.auth?.key.length || r.enc?.key.length || r.aead?.key.length);
+  return {
+    redacted, withKeys: hasKeys ? entryOf(r, true) : redacted, isPolicy, spi: isPolicy ? 0 : r.spi >>> 0,
+    addresses: isPolicy ? [r.sel.saddr, r.sel.daddr] : [r.saddr, r.daddr],
+  };
+}
+
+/** The entry of a kernel message, decoded on first use (bulk loads make events nobody may ever read). */
+export class LazyEntry {
+  #bytes: Buffer | null;
+  #entry: EventEntry | null = null;
+  constructor(bytes: Buffer) { this.#bytes = bytes; }
+  get(): EventEntry | null {
+    if (this.#bytes) {
+      const mark = markRecords();
+      try {
+        const r = decodeXfrm(this.#bytes, { append: true });
+        if (r.records > 0) this.#entry = eventEntry(readRecord(mark.records));
+      } catch {
+        this.#entry = null; // an undecodable message is still an event, without an entry
+      } finally {
+        restoreRecords(mark);
+        this.#bytes = null;
+      }
+    }
+    return this.#entry;
+  }
+}
+
 export interface HubEvent {
   sequence: bigint;
   type: EventType;
   messageType: number;
-  record: XfrmRecord | null;
+  entry: EventEntry | LazyEntry | null;
   /** GAP: events lost (0 = unknown). */
   lost: bigint;
   timeMs: number;
@@ -40,11 +92,29 @@ export interface Subscriber {
   onReady: () => void;
   types: ReadonlySet<EventType> | null;
   /** Further filter on the event's entry (GAP events always pass). */
-  filter?: (record: XfrmRecord | null) => boolean;
+  filter?: (entry: EventEntry | null) => boolean;
+}
+
+/** A FIFO with O(1) push and shift (Array#shift is O(n) once a queue is long, exactly when a subscriber lags). */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+  get length(): number { return this.#items.length - this.#head; }
+  push(x: T): void { this.#items.push(x); }
+  peek(): T | undefined { return this.#items[this.#head]; }
+  shift(): T | undefined {
+    if (this.#head >= this.#items.length) return undefined;
+    const x = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#items.length) { this.#items = this.#items.slice(this.#head); this.#head = 0; }
+    return x;
+  }
+  clear(): void { this.#items = []; this.#head = 0; }
+  *[Symbol.iterator](): Generator<T> { for (let i = this.#head; i < this.#items.length; i++) yield this.#items[i]!; }
 }
 
 class Subscription {
-  readonly queue: HubEvent[] = [];
+  readonly queue = new Fifo<HubEvent>();
   gapLost = 0n;
   hasGap = false;
   constructor(readonly sub: Subscriber, readonly limit: number) {}
@@ -69,7 +139,7 @@ export interface EventHubOptions {
 
 export class EventHub {
   #seq = 0n;
-  readonly #window: HubEvent[] = [];
+  readonly #window = new Fifo<HubEvent>();
   readonly #windowSize: number;
   readonly #queueLimit: number;
   readonly #subs = new Set<Subscription>();
@@ -99,7 +169,7 @@ export class EventHub {
     this.#source = src;
     src.start((d) => this.ingest(d), (e) => {
       // ENOBUFS: the kernel dropped events for us; how many is unknown.
-      if (e.code === 'ENOBUFS') { this.kernelOverruns++; this.publish({ type: EventType.EVENT_TYPE_GAP, messageType: 0, record: null, lost: 0n }); }
+      if (e.code === 'ENOBUFS') { this.kernelOverruns++; this.publish({ type: EventType.EVENT_TYPE_GAP, messageType: 0, entry: null, lost: 0n }); }
     });
   }
 
@@ -115,19 +185,9 @@ export class EventHub {
     for (const d of datagrams) {
       for (const msg of splitMessages(d)) {
         if (msg.type < 16) continue; // NOOP/ERROR/DONE
-        let record: XfrmRecord | null = null;
-        if (CARRIES_ENTRY.has(msg.type)) {
-          const mark = markRecords();
-          try {
-            const r = decodeXfrm(msg.bytes, { append: true });
-            if (r.records > 0) record = readRecord(mark.records);
-          } catch {
-            record = null; // an undecodable message still becomes an event, without an entry
-          } finally {
-            restoreRecords(mark);
-          }
-        }
-        this.publish({ type: EVENT_OF_MSG[msg.type] ?? EventType.EVENT_TYPE_OTHER, messageType: msg.type, record, lost: 0n });
+        // A copy: the datagram's buffer is not kept alive by the window.
+        const entry = CARRIES_ENTRY.has(msg.type) ? new LazyEntry(Buffer.from(msg.bytes)) : null;
+        this.publish({ type: EVENT_OF_MSG[msg.type] ?? EventType.EVENT_TYPE_OTHER, messageType: msg.type, entry, lost: 0n });
       }
     }
   }
@@ -138,19 +198,19 @@ export class EventHub {
     this.events++;
     if (ev.type === EventType.EVENT_TYPE_GAP) this.gaps++;
     this.#window.push(ev);
-    if (this.#window.length > this.#windowSize) this.#window.splice(0, this.#window.length - this.#windowSize);
+    while (this.#window.length > this.#windowSize) this.#window.shift();
     for (const s of this.#subs) this.#offer(s, ev);
     return ev;
   }
 
   #offer(s: Subscription, ev: HubEvent): void {
     if (ev.type !== EventType.EVENT_TYPE_GAP && s.sub.types && !s.sub.types.has(ev.type)) return;
-    if (ev.type !== EventType.EVENT_TYPE_GAP && s.sub.filter && !s.sub.filter(ev.record)) return;
+    if (ev.type !== EventType.EVENT_TYPE_GAP && s.sub.filter && !s.sub.filter(entryOfEvent(ev))) return;
     const wasEmpty = s.queue.length === 0 && !s.hasGap;
     if (s.queue.length >= s.limit) {
       // Overflow: drop what is queued and tell the subscriber how much it lost.
       s.gapLost += BigInt(s.queue.length) + 1n;
-      s.queue.length = 0;
+      s.queue.clear();
       s.hasGap = true;
       this.gaps++;
     } else {
@@ -166,7 +226,7 @@ export class EventHub {
   subscribe(sub: Subscriber, since = 0n): Subscription {
     const s = new Subscription(sub, this.#queueLimit);
     if (since > 0n && since < this.#seq) {
-      const oldest = this.#window[0]?.sequence ?? this.#seq + 1n;
+      const oldest = this.#window.peek()?.sequence ?? this.#seq + 1n;
       if (since + 1n < oldest) { s.hasGap = true; s.gapLost = oldest - since - 1n; }
       for (const ev of this.#window) if (ev.sequence > since) this.#offer(s, ev);
     }
@@ -184,8 +244,8 @@ export class EventHub {
       s.hasGap = false;
       const lost = s.gapLost;
       s.gapLost = 0n;
-      const next = s.queue[0]?.sequence ?? this.#seq + 1n;
-      return { sequence: next - 1n, type: EventType.EVENT_TYPE_GAP, messageType: 0, record: null, lost, timeMs: Date.now() };
+      const next = s.queue.peek()?.sequence ?? this.#seq + 1n;
+      return { sequence: next - 1n, type: EventType.EVENT_TYPE_GAP, messageType: 0, entry: null, lost, timeMs: Date.now() };
     }
     return s.queue.shift();
   }

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import {
   EntryKind, EventType, ChangeAction, OperationStatus, IpsecProtocol, type AgentServiceServer, type ApplyRequest, type ApplyResponse,
   type ApplyStreamRequest, type ApplyStreamResponse, type ListRequest, type ListResponse, type FlushRequest, type FlushResponse,
-  type WatchRequest, type WatchResponse, type StatsRequest, type StatsResponse, type ApplyOptions, type Operation, type PlanRequest,
+  type WatchRequest, type WatchResponse, type WatchEvent, type StatsRequest, type StatsResponse, type ApplyOptions, type Operation, type PlanRequest,
   type PlanResponse, type SyncRequest, type SyncResponse, type DesiredState, type GetRequest, type GetResponse,
   type AllocSpiRequest, type AllocSpiResponse, type KernelCounter, type SaCounters, type Diagnostic, type Change,
 } from '../gen/keyfleet/v1/agent.pb.js';
@@ -25,7 +25,7 @@ import { applyBatch, applyRecords, parseIpText, resultOf } from './apply.js';
 import { entryOf, isPolicyRecord } from './entries.js';
 import { writeOperations, allocSpiRecord, saIdRecord, policyIdRecord, protoNumber, dirFilter, scopeOf } from './operations.js';
 import { WindowSplitter, type TextSyntax } from './window.js';
-import type { EventHub, HubEvent, Subscription } from './events.js';
+import { entryOfEvent, type EventHub, type HubEvent, type Subscription, type EventEntry } from './events.js';
 import type { AuditLog } from './audit.js';
 import type { AgentMetrics } from './metrics.js';
 
@@ -529,20 +529,24 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
       }
       const showKeys = caller.roles.has('keys');
       const types = req.types.length ? new Set(req.types) : null;
-      const filter = req.address || req.spi ? (r: XfrmRecord | null): boolean => {
-        if (!r) return true;
-        const pol = isPolicyRecord(r);
-        if (req.spi && !pol && (r.spi >>> 0) !== req.spi) return false;
-        if (req.spi && pol) return false;
-        if (req.address && !(pol ? [r.sel.saddr, r.sel.daddr] : [r.saddr, r.daddr]).includes(req.address)) return false;
+      const filter = req.address || req.spi ? (e: EventEntry | null): boolean => {
+        if (!e) return true;
+        if (req.spi && (e.isPolicy || e.spi !== req.spi)) return false;
+        if (req.address && !e.addresses.includes(req.address)) return false;
         return true;
       } : null;
       let waitingDrain = false;
       let sub: Subscription | null = null;
       const pump = (): void => {
-        if (!sub || waitingDrain || call.cancelled) return;
-        for (let ev = ctx.hub.take(sub); ev; ev = ctx.hub.take(sub)) {
-          if (!call.write(toWatch(ev, showKeys))) { waitingDrain = true; call.once('drain', () => { waitingDrain = false; pump(); }); return; }
+        while (sub && !waitingDrain && !call.cancelled) {
+          // Everything queued goes in one message (bounded), so a busy stream costs one write per batch.
+          const events: WatchEvent[] = [];
+          for (let ev = ctx.hub.take(sub); ev; ev = events.length < MAX_EVENTS_PER_MESSAGE ? ctx.hub.take(sub) : undefined) {
+            events.push(toWatch(ev, showKeys));
+            if (events.length >= MAX_EVENTS_PER_MESSAGE) break;
+          }
+          if (events.length === 0) return;
+          if (!call.write({ events })) { waitingDrain = true; call.once('drain', () => { waitingDrain = false; pump(); }); return; }
         }
       };
       sub = ctx.hub.subscribe({ onReady: () => queueMicrotask(pump), types, ...(filter ? { filter } : {}) }, BigInt(req.sinceSequence ?? 0n));
@@ -595,9 +599,13 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
   return Object.assign(service, { counters });
 }
 
-export function toWatch(ev: HubEvent, showKeys: boolean): WatchResponse {
+/** Events per WatchResponse at most (a lagging subscriber catches up in batches of this many). */
+const MAX_EVENTS_PER_MESSAGE = 256;
+
+export function toWatch(ev: HubEvent, showKeys: boolean): WatchEvent {
+  const e = entryOfEvent(ev);
   return {
     sequence: ev.sequence, type: ev.type, messageType: ev.messageType, lost: ev.lost, timeUnixMs: BigInt(ev.timeMs),
-    ...(ev.record ? { entry: entryOf(ev.record, showKeys) } : {}),
+    ...(e ? { entry: showKeys ? e.withKeys : e.redacted } : {}),
   };
 }

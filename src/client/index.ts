@@ -6,7 +6,7 @@ import { credentials, Metadata, type ChannelCredentials, type ClientReadableStre
 import {
   AgentServiceClient, EntryKind, ApplyRequest, ApplyStreamRequest, ListRequest, WatchRequest, StatsRequest, PlanRequest, SyncRequest,
   GetRequest, AllocSpiRequest, DesiredState,
-  type ApplyOptions, type ApplyResponse, type Entry, type StatsResponse, type WatchResponse, type Operation, type PlanResponse,
+  type ApplyOptions, type ApplyResponse, type Entry, type StatsResponse, type WatchEvent, type Operation, type PlanResponse,
   type SyncResponse, type AllocSpiResponse, type SaId, type PolicyId, type ApplyStreamResponse,
 } from '../gen/keyfleet/v1/agent.pb.js';
 
@@ -14,7 +14,7 @@ export {
   EntryKind, EventType, OperationStatus, IpsecProtocol, Mode, Direction, PolicyAction, ChangeAction,
 } from '../gen/keyfleet/v1/agent.pb.js';
 export type {
-  ApplyOptions, ApplyResponse, Entry, StatsResponse, WatchResponse, OperationResult, Operation, SecurityAssociation, Policy,
+  ApplyOptions, ApplyResponse, Entry, StatsResponse, WatchEvent, OperationResult, Operation, SecurityAssociation, Policy,
   Template, Selector, SaId, PolicyId, PlanResponse, SyncResponse, Change, AllocSpiResponse, ApplyStreamResponse,
 } from '../gen/keyfleet/v1/agent.pb.js';
 export type { WatchRequest, ListRequest, AllocSpiRequest, DesiredState } from '../gen/keyfleet/v1/agent.pb.js';
@@ -172,7 +172,7 @@ export class AgentClient {
    * Subscribes to kernel events. The iterator ends when `signal` aborts. `ready` resolves once the agent has
    * registered the subscription (events after that are delivered).
    */
-  watch(req: Partial<WatchRequest> = {}, signal?: AbortSignal): { events: AsyncIterable<WatchResponse>; ready: Promise<void> } {
+  watch(req: Partial<WatchRequest> = {}, signal?: AbortSignal): { events: AsyncIterable<WatchEvent>; ready: Promise<void> } {
     const stream = this.#client.watch(WatchRequest.fromPartial(req));
     const ready = new Promise<void>((resolve, reject) => {
       stream.once('metadata', () => resolve());
@@ -180,7 +180,7 @@ export class AgentClient {
     });
     ready.catch(() => undefined);
     signal?.addEventListener('abort', () => stream.cancel(), { once: true });
-    return { events: mapStream(stream, (m) => m, (e) => this.#wrap(e), true), ready };
+    return { events: flatten(mapStream(stream, (m) => m.events, (e) => this.#wrap(e), true)), ready };
   }
 
   close(): void {
@@ -199,6 +199,11 @@ function desiredOf(b: Batch, o: Partial<Pick<DesiredState, 'scope' | 'kameMode' 
 
 function fullOptions(o: Partial<ApplyOptions>): ApplyOptions {
   return { atomic: o.atomic ?? false, dryRun: o.dryRun ?? false, continueOnError: o.continueOnError ?? false, kameMode: o.kameMode ?? false };
+}
+
+/** The events of each WatchResponse, one by one. */
+async function* flatten<T>(batches: AsyncIterable<T[]>): AsyncIterable<T> {
+  for await (const b of batches) yield* b;
 }
 
 async function* mapStream<M, T>(stream: ClientReadableStream<M>, f: (m: M) => T, wrap: (e: ServiceError) => Error, endOnCancel = false): AsyncIterable<T> {

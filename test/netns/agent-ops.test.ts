@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   AgentClient, EntryKind, EventType, OperationStatus, Direction, IpsecProtocol, Mode, ChangeAction, PolicyAction,
-  type Operation, type Policy, type WatchResponse,
+  type Operation, type Policy, type WatchEvent,
 } from '../../src/client/index.js';
 import { Certs, run, collect, rejection, withAgent } from './agent-lib.js';
 
@@ -272,8 +272,8 @@ test('ApplyStream holds a bounded window: 20000 policies in 64 KiB windows, back
   }, { limits: { windowBytes: 64 << 10, windowOperations: 1000 } });
 });
 
-async function take(events: AsyncIterable<WatchResponse>, n: number, timeoutMs = 10000): Promise<WatchResponse[]> {
-  const got: WatchResponse[] = [];
+async function take(events: AsyncIterable<WatchEvent>, n: number, timeoutMs = 10000): Promise<WatchEvent[]> {
+  const got: WatchEvent[] = [];
   const it = events[Symbol.asyncIterator]();
   const deadline = Date.now() + timeoutMs;
   while (got.length < n) {
@@ -340,7 +340,7 @@ test('kernel ENOBUFS on a tiny receive buffer: subscribers get a GAP, and List r
       // receive buffer holds a few messages only, so the kernel drops events and reports ENOBUFS.
       const r = spawnSync('ip', ['-n', ns, '-batch', '-'], { input: batch });
       assert.is(r.status, 0, String(r.stderr));
-      const events: WatchResponse[] = [];
+      const events: WatchEvent[] = [];
       const it = w.events[Symbol.asyncIterator]();
       let sawGap = false;
       while (!sawGap) {

@@ -66,7 +66,7 @@ function drain(hub: EventHub, s: Parameters<EventHub['take']>[0]): HubEvent[] {
   return out;
 }
 
-const ev = (): Omit<HubEvent, 'sequence' | 'timeMs'> => ({ type: EventType.EVENT_TYPE_NEW_POLICY, messageType: 19, record: null, lost: 0n });
+const ev = (): Omit<HubEvent, 'sequence' | 'timeMs'> => ({ type: EventType.EVENT_TYPE_NEW_POLICY, messageType: 19, entry: null, lost: 0n });
 
 test('a subscriber whose queue overflows gets a GAP with the lost count; others miss nothing', () => {
   const hub = new EventHub({ queueLimit: 4, window: 100 });

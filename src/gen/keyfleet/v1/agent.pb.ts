@@ -860,8 +860,8 @@ export interface WatchRequest {
   spi: number;
 }
 
-/** WatchResponse is one event. */
-export interface WatchResponse {
+/** WatchEvent is one kernel event (or a GAP). */
+export interface WatchEvent {
   sequence: bigint;
   type: EventType;
   /** Kernel message type (XFRM_MSG_*). */
@@ -874,6 +874,14 @@ export interface WatchResponse {
   lost: bigint;
   /** Milliseconds since the Unix epoch when the agent received the event. */
   timeUnixMs: bigint;
+}
+
+/**
+ * WatchResponse carries the events that were ready to send, in sequence order: one when events trickle in,
+ * several under load (one message and one TLS record for many events keeps a busy stream cheap).
+ */
+export interface WatchResponse {
+  events: WatchEvent[];
 }
 
 /** StatsRequest asks for counters. */
@@ -5807,12 +5815,12 @@ export const WatchRequest: MessageFns<WatchRequest> = {
   },
 };
 
-function createBaseWatchResponse(): WatchResponse {
+function createBaseWatchEvent(): WatchEvent {
   return { sequence: 0n, type: 0, messageType: 0, entry: undefined, lost: 0n, timeUnixMs: 0n };
 }
 
-export const WatchResponse: MessageFns<WatchResponse> = {
-  encode(message: WatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+export const WatchEvent: MessageFns<WatchEvent> = {
+  encode(message: WatchEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
     if (message.sequence !== 0n) {
       if (BigInt.asUintN(64, message.sequence) !== message.sequence) {
         throw new globalThis.Error("value provided for field message.sequence of type uint64 too large");
@@ -5843,7 +5851,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
     return writer;
   },
 
-  decode(input: BinaryReader | Uint8Array, length?: number): WatchResponse {
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchEvent {
     const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
     const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
     if (previousRecursionDepth >= 100) {
@@ -5852,7 +5860,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
     (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
     try {
       const end = length === undefined ? reader.len : reader.pos + length;
-      const message = createBaseWatchResponse();
+      const message = createBaseWatchEvent();
       while (reader.pos < end) {
         const tag = reader.uint32();
         switch (tag >>> 3) {
@@ -5916,7 +5924,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
     }
   },
 
-  fromJSON(object: any): WatchResponse {
+  fromJSON(object: any): WatchEvent {
     return {
       sequence: isSet(object.sequence) ? BigInt(object.sequence) : 0n,
       type: isSet(object.type) ? eventTypeFromJSON(object.type) : 0,
@@ -5935,7 +5943,7 @@ export const WatchResponse: MessageFns<WatchResponse> = {
     };
   },
 
-  toJSON(message: WatchResponse): unknown {
+  toJSON(message: WatchEvent): unknown {
     const obj: any = {};
     if (message.sequence !== 0n) {
       obj.sequence = message.sequence.toString();
@@ -5958,11 +5966,11 @@ export const WatchResponse: MessageFns<WatchResponse> = {
     return obj;
   },
 
-  create<I extends Exact<DeepPartial<WatchResponse>, I>>(base?: I): WatchResponse {
-    return WatchResponse.fromPartial(base ?? ({} as any));
+  create<I extends Exact<DeepPartial<WatchEvent>, I>>(base?: I): WatchEvent {
+    return WatchEvent.fromPartial(base ?? ({} as any));
   },
-  fromPartial<I extends Exact<DeepPartial<WatchResponse>, I>>(object: I): WatchResponse {
-    const message = createBaseWatchResponse();
+  fromPartial<I extends Exact<DeepPartial<WatchEvent>, I>>(object: I): WatchEvent {
+    const message = createBaseWatchEvent();
     message.sequence = (object.sequence !== undefined && object.sequence !== null) ? BigInt(object.sequence) : 0n;
     message.type = object.type ?? 0;
     message.messageType = object.messageType ?? 0;
@@ -5971,6 +5979,75 @@ export const WatchResponse: MessageFns<WatchResponse> = {
     message.timeUnixMs = (object.timeUnixMs !== undefined && object.timeUnixMs !== null)
       ? BigInt(object.timeUnixMs)
       : 0n;
+    return message;
+  },
+};
+
+function createBaseWatchResponse(): WatchResponse {
+  return { events: [] };
+}
+
+export const WatchResponse: MessageFns<WatchResponse> = {
+  encode(message: WatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.events) {
+      WatchEvent.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.events.push(WatchEvent.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchResponse {
+    return {
+      events: globalThis.Array.isArray(object?.events) ? object.events.map((e: any) => WatchEvent.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: WatchResponse): unknown {
+    const obj: any = {};
+    if (message.events?.length) {
+      obj.events = message.events.map((e) => WatchEvent.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchResponse>, I>>(base?: I): WatchResponse {
+    return WatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchResponse>, I>>(object: I): WatchResponse {
+    const message = createBaseWatchResponse();
+    message.events = object.events?.map((e) => WatchEvent.fromPartial(e)) || [];
     return message;
   },
 };
