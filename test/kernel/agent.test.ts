@@ -10,7 +10,7 @@ import {
   type Operation, type SecurityAssociation, type WatchEvent,
 } from '../../src/client/index.js';
 import { openNetlinkXfrm } from '../../src/native/index.js';
-import { Certs, run, collect, withAgent } from '../netns/agent-lib.js';
+import { Certs, run, collect, withAgent, take } from '../netns/agent-lib.js';
 
 // The VM's init leaves loopback down; the agent listens on 127.0.0.1 (this touches the VM, never the host).
 if (process.env.KEYFLEET_IN_VM === '1') run('ip', ['link', 'set', 'lo', 'up']);
@@ -24,19 +24,6 @@ function sa(spi: number, extra: Partial<SecurityAssociation> = {}): SecurityAsso
     src: '10.0.0.1', dst: '10.0.0.2', protocol: IpsecProtocol.IPSEC_PROTOCOL_ESP, spi, mode: Mode.MODE_TUNNEL, reqid: 7, replayWindow: 32, flags: 0, ifId: 0,
     auth: { name: 'hmac(sha1)', key: K20, icvBits: 96 }, enc: { name: 'cbc(aes)', key: K16, icvBits: 0 }, ...extra,
   };
-}
-
-async function take(events: AsyncIterable<WatchEvent>, n: number, timeoutMs = 15000): Promise<WatchEvent[]> {
-  const got: WatchEvent[] = [];
-  const it = events[Symbol.asyncIterator]();
-  const deadline = Date.now() + timeoutMs;
-  while (got.length < n) {
-    const r = await Promise.race([it.next(), new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), Math.max(1, deadline - Date.now())))]);
-    if (r === 'timeout') throw new Error(`timed out with ${got.length}/${n} events: ${got.map((e) => EventType[e.type]).join(', ')}`);
-    if (r.done) break;
-    got.push(r.value);
-  }
-  return got;
 }
 
 test('structured ESP, AH and IPComp SAs reach the kernel; keys only for the keys role (List, Get, Watch)', async () => {

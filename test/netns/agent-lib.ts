@@ -8,7 +8,7 @@ import path from 'node:path';
 import * as assert from 'uvu/assert';
 import { startAgent, type Agent, type AgentOptions } from '../../src/agent/server.js';
 import { parseRoles } from '../../src/agent/auth.js';
-import type { ConnectOptions } from '../../src/client/index.js';
+import { EventType, type ConnectOptions, type WatchEvent } from '../../src/client/index.js';
 
 export function run(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
@@ -85,4 +85,18 @@ export async function rejection(p: Promise<unknown>): Promise<{ code: number; me
   }
   assert.unreachable('the call succeeded');
   throw new Error('unreachable');
+}
+
+/** The next `n` events of a Watch, failing with what did arrive after `timeoutMs`. */
+export async function take(events: AsyncIterable<WatchEvent>, n: number, timeoutMs = 10000): Promise<WatchEvent[]> {
+  const got: WatchEvent[] = [];
+  const it = events[Symbol.asyncIterator]();
+  const deadline = Date.now() + timeoutMs;
+  while (got.length < n) {
+    const r = await Promise.race([it.next(), new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), Math.max(1, deadline - Date.now())))]);
+    if (r === 'timeout') throw new Error(`timed out with ${got.length}/${n} events: ${got.map((e) => EventType[e.type]).join(', ')}`);
+    if (r.done) break;
+    got.push(r.value);
+  }
+  return got;
 }

@@ -8,7 +8,7 @@ import {
   AgentClient, EntryKind, EventType, OperationStatus, Direction, IpsecProtocol, Mode, ChangeAction, PolicyAction,
   type Operation, type Policy, type WatchEvent,
 } from '../../src/client/index.js';
-import { Certs, run, collect, rejection, withAgent } from './agent-lib.js';
+import { Certs, run, collect, rejection, withAgent, take } from './agent-lib.js';
 
 const certs = new Certs();
 
@@ -271,19 +271,6 @@ test('ApplyStream holds a bounded window: 20000 policies in 64 KiB windows, back
     }
   }, { limits: { windowBytes: 64 << 10, windowOperations: 1000 } });
 });
-
-async function take(events: AsyncIterable<WatchEvent>, n: number, timeoutMs = 10000): Promise<WatchEvent[]> {
-  const got: WatchEvent[] = [];
-  const it = events[Symbol.asyncIterator]();
-  const deadline = Date.now() + timeoutMs;
-  while (got.length < n) {
-    const r = await Promise.race([it.next(), new Promise<'timeout'>((res) => setTimeout(() => res('timeout'), Math.max(1, deadline - Date.now())))]);
-    if (r === 'timeout') throw new Error(`timed out with ${got.length}/${n} events: ${got.map((e) => EventType[e.type]).join(', ')}`);
-    if (r.done) break;
-    got.push(r.value);
-  }
-  return got;
-}
 
 test('Watch maps the kernel\'s policy, flush, acquire and policy-expire events; filters; resume from a sequence', async () => {
   await withAgent(certs, async (agent, ns) => {
