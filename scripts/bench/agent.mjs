@@ -63,15 +63,20 @@ function timedProcess(cmd, args) {
   return Number(process.hrtime.bigint() - t0) / 1e9;
 }
 
-export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate = 10000, record = () => ({}), note = (s) => process.stderr.write(`${s}\n`), quick = false } = {}) {
+export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate = 10000, sas = false, record = () => ({}), note = (s) => process.stderr.write(`${s}\n`), quick = false } = {}) {
   const dist = (p) => pathToFileURL(path.join(root, 'dist/src', p)).href;
   const { AgentClient, EntryKind } = await import(dist('client/index.js'));
+  // Inside the kernel VM (SA rows) loopback starts down; everything here talks over 127.0.0.1.
+  if (process.env.KEYFLEET_IN_VM === '1') sh('ip', ['link', 'set', 'lo', 'up']);
   const work = mkdtempSync(path.join(tmpdir(), 'kf-bench-agent-'));
   const f = makeCerts(work);
   const conn = { ca: readFileSync(f('ca.crt')), cert: readFileSync(f('controller.crt')), key: readFileSync(f('controller.key')), deadlineMs: 600000 };
   const namespaces = [];
   const netns = () => { const name = `kf-bagent-${process.pid}-${namespaces.length}`; sh('ip', ['netns', 'add', name]); namespaces.push(name); return name; };
-  const count = (ns) => Number(/OUT (\d+)/.exec(sh('ip', ['-n', ns, 'xfrm', 'policy', 'count']))?.[1] ?? -1);
+  const count = sas
+    ? (ns) => Number(/SAD count (\d+)/.exec(sh('ip', ['-n', ns, 'xfrm', 'state', 'count']))?.[1] ?? -1)
+    : (ns) => Number(/OUT (\d+)/.exec(sh('ip', ['-n', ns, 'xfrm', 'policy', 'count']))?.[1] ?? -1);
+  const what = sas ? 'SAs' : 'policies';
   const agents = [];
   try {
     // ---- 1. remote Apply vs local ----
@@ -79,11 +84,13 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
     let text = '';
     for (let i = 0; i < n; i++) {
       const s = `${(i >>> 16) + 10}.0.${(i >>> 8) & 255}.${i & 255}`, d = `${(i >>> 16) + 11}.0.${(i >>> 8) & 255}.${i & 255}`;
-      text += `spdadd ${s}/32 ${d}/32 any -P out ipsec esp/transport//require;\n`;
+      text += sas
+        ? `add ${s} ${d} esp 0x${(0x1000 + i).toString(16)} -m tunnel -E aes-cbc 0x00112233445566778899aabbccddeeff -A hmac-sha1 0x00112233445566778899aabbccddeeff00112233;\n`
+        : `spdadd ${s}/32 ${d}/32 any -P out ipsec esp/transport//require;\n`;
     }
     const file = f('policies.conf');
     writeFileSync(file, text);
-    console.log(`\nagent: apply ${n} policies in a netns, remote over mTLS on 127.0.0.1 vs local (wall seconds, median of ${reps})`);
+    console.log(`\nagent: apply ${n} ${what} in a netns, remote over mTLS on 127.0.0.1 vs local (wall seconds, median of ${reps})`);
     const local = [];
     for (let r = 0; r < reps; r++) {
       note(`agent apply: local keyfleet setkey -f (${r + 1}/${reps})`);
@@ -104,7 +111,7 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
       await c.stats(); // connect (TLS handshake) outside the timing
       for (let r = 0; r < reps; r++) {
         note(`agent apply: remote ${mode} (${r + 1}/${reps})`);
-        await c.flush(EntryKind.ENTRY_KIND_POLICY);
+        await c.flush(sas ? EntryKind.ENTRY_KIND_SA : EntryKind.ENTRY_KIND_POLICY);
         resetHwm(agent.pid);
         const t0 = process.hrtime.bigint();
         const res = mode === 'unary'
@@ -118,11 +125,11 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
       c.close();
       }
     const lm = median(local);
-    record('agent-apply', 'local keyfleet setkey -f', n, local, { unit: 's' });
+    record('agent-apply', `local keyfleet setkey -f (${what})`, n, local, { unit: 's' });
     console.log(`  local  keyfleet setkey -f (process)        ${lm.toFixed(3)} s  spread ${Math.min(...local).toFixed(3)}–${Math.max(...local).toFixed(3)}`);
     for (const mode of ['unary', 'stream']) {
       const m = median(rows[mode]);
-      record('agent-apply', `remote ${mode === 'unary' ? 'Apply' : 'ApplyStream'} over mTLS`, n, rows[mode], { unit: 's', ratioToLocal: m / lm, agentPeakRssMB: Math.max(...rss[mode]), goal: '≤ 1.3× local' });
+      record('agent-apply', `remote ${mode === 'unary' ? 'Apply' : 'ApplyStream'} over mTLS (${what})`, n, rows[mode], { unit: 's', ratioToLocal: m / lm, agentPeakRssMB: Math.max(...rss[mode]), goal: '≤ 1.3× local' });
       console.log(`  remote ${(mode === 'unary' ? 'Apply (unary, 1 message)' : `ApplyStream (${CHUNK >> 10} KiB chunks)`).padEnd(34)} ${m.toFixed(3)} s  spread ${Math.min(...rows[mode]).toFixed(3)}–${Math.max(...rows[mode]).toFixed(3)}  ×local ${(m / lm).toFixed(2)}  agent peak RSS ${Math.max(...rss[mode]).toFixed(0)} MB`);
     }
     console.log('  goal: remote ≤ 1.3× local; ApplyStream holds a bounded window (1 MiB of text) instead of the whole batch');
@@ -201,5 +208,5 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const argv = process.argv.slice(2);
   const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : def; };
-  await benchAgent({ root: path.resolve(here, '../..'), reps: Number(opt('--reps', '3')), n: Number(opt('--n', '100000')), only: opt('--only', ''), rate: Number(opt('--rate', '10000')), quick: argv.includes('--quick') });
+  await benchAgent({ root: path.resolve(here, '../..'), reps: Number(opt('--reps', '3')), n: Number(opt('--n', '100000')), only: opt('--only', ''), sas: argv.includes('--sas'), rate: Number(opt('--rate', '10000')), quick: argv.includes('--quick') });
 }

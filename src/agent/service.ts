@@ -310,6 +310,8 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
       let stopped = false;
       let peakOps = 0;
       const acc = emptyResponse();
+      // Filled in as the stream tells (the audit entry is written when it ends).
+      const what: Record<string, unknown> = { source, streamed: true, form: '' };
       const applyWindow = async (form: Form, lineOffset: number): Promise<void> => {
         if (stopped) return;
         windows++;
@@ -320,11 +322,12 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
       };
       const job = async (): Promise<ApplyStreamResponse> => {
         for await (const m of call as AsyncIterable<ApplyStreamRequest>) {
-          if (!opts) { opts = validateOptions(m.options, 'options'); source = sourceOf(m.sourceName, source); }
+          if (!opts) { opts = validateOptions(m.options, 'options'); source = sourceOf(m.sourceName, source); what.source = source; what.atomic = opts.atomic; what.dryRun = opts.dryRun; what.continueOnError = opts.continueOnError; }
           const f = formOf(m.setkeyChunk, m.ipBatchChunk, m.operations, ['setkey_chunk', 'ip_batch_chunk', 'operations']);
           if (!f) continue;
           if (kind && f.kind !== kind) throw new RpcError(status.INVALID_ARGUMENT, `${f.kind === 'ops' ? 'operations' : f.kind === 'ip' ? 'ip_batch_chunk' : 'setkey_chunk'}: this stream started with another form; one stream carries one form`);
           kind = f.kind;
+          what.form = kind;
           if (f.kind === 'ops') {
             heldOps.push(...f.ops);
             if (heldOps.length > peakOps) peakOps = heldOps.length;
@@ -364,7 +367,7 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
         counters.peakWindowBytes = Math.max(counters.peakWindowBytes, peak);
         return { result: acc, windows, peakWindowBytes: BigInt(peak) };
       };
-      audited(caller, call, 'ApplyStream', { source, streamed: true }, job, (r) => ({ ...applySummary(r.result!), windows: r.windows }))
+      audited(caller, call, 'ApplyStream', what, job, (r) => ({ ...applySummary(r.result!), windows: r.windows }))
         .then((r) => { leave(); cb(null, r); }, (e) => { leave(); cb(toStatus(e)); });
     },
 
