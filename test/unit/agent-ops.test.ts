@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import fc from 'fast-check';
 import { writeOperations, operationRecord } from '../../src/agent/operations.js';
 import { WindowSplitter } from '../../src/agent/window.js';
 import { EventHub, EVENT_OF_MSG, type EventSource, type HubEvent } from '../../src/agent/events.js';
@@ -106,6 +107,42 @@ test('the ip window splitter keeps a line continued with a backslash in one wind
   const rest = s.end();
   const all = [...wins, ...(rest ? [rest] : [])].map((w) => [w.text.toString(), w.lineOffset]);
   assert.equal(all, [['xfrm policy add src 10.0.0.1 \\\n dst 10.0.0.2 dir out\n', 0], ['xfrm policy add src 10.0.0.3 dst 10.0.0.4 dir out\n', 2]]);
+});
+
+/** Byte offsets after which a window may end, by a plain per-byte scan (the reference for the fast one). */
+function legalCuts(text: string, syntax: 'setkey' | 'ip'): Set<number> {
+  const cuts = new Set<number>();
+  let quote = false, comment = false, escape = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (syntax === 'ip') { if (c === '\n' && text[i - 1] !== '\\') cuts.add(i + 1); continue; }
+    if (comment) { if (c === '\n') comment = false; continue; }
+    if (quote) { if (escape) escape = false; else if (c === '\\') escape = true; else if (c === '"') quote = false; continue; }
+    if (c === '"') quote = true; else if (c === '#') comment = true; else if (c === ';') cuts.add(i + 1);
+  }
+  return cuts;
+}
+
+test('the window splitter cuts only where a per-byte scan allows, for random text and random chunking (fast-check)', () => {
+  fc.assert(fc.property(
+    fc.array(fc.constantFrom('a', ' ', ';', '"', '#', '\n', '\\'), { maxLength: 300 }).map((a) => a.join('')),
+    fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 20 }),
+    fc.constantFrom<'setkey' | 'ip'>('setkey', 'ip'),
+    fc.integer({ min: 1, max: 64 }),
+    (text, sizes, syntax, limit) => {
+      const bytes = Buffer.from(text, 'latin1');
+      const sp = new WindowSplitter(syntax, limit);
+      const wins = [];
+      let o = 0, k = 0;
+      while (o < bytes.length) { const n = sizes[k++ % sizes.length]!; wins.push(...sp.push(bytes.subarray(o, o + n))); o += n; }
+      const last = sp.end();
+      if (last) wins.push(last);
+      assert.is(Buffer.concat(wins.map((w) => w.text)).toString('latin1'), text);
+      const legal = legalCuts(text, syntax);
+      let at = 0;
+      for (const w of wins.slice(0, -1)) { at += w.text.length; assert.ok(legal.has(at), `cut at ${at} of ${JSON.stringify(text)}`); }
+    },
+  ), { numRuns: 500 });
 });
 
 /** A netlink message of `type` with an empty body: enough for the hub to classify it. */
