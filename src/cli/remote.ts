@@ -82,6 +82,10 @@ function kindOf(w: string | undefined): EntryKind | null {
 }
 
 export async function remoteMain(argv: string[]): Promise<number> {
+  // Agents are often dialled by IP address: Node warns that TLS SNI cannot carry one (DEP0123), which says
+  // nothing to the user; other warnings still print.
+  process.removeAllListeners('warning');
+  process.on('warning', (w: Error & { code?: string }) => { if (w.code !== 'DEP0123') process.stderr.write(`${w.name}: ${w.message}\n`); });
   // `keyfleet remote list | head`: a closed pipe ends the output quietly.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(0); });
   const agents: string[] = [];

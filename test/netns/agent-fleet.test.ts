@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Certs, run, newNetns, delNetns } from './agent-lib.js';
+import { AgentClient } from '../../src/client/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = path.join(ROOT, 'bin/keyfleet');
@@ -44,6 +45,22 @@ function remote(args: string[], who = 'controller'): Promise<{ code: number; out
     p.stderr.on('data', (d: Buffer) => { err += d; });
     p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
   });
+}
+
+/** Waits until each host's agent counts at least `n` Watch subscribers (a CLI process starts slowly under load). */
+async function subscribed(hs: Host[], n: number): Promise<void> {
+  for (const h of hs) {
+    const c = new AgentClient(h.address, certs.as('dashboard'));
+    try {
+      const deadline = Date.now() + 20000;
+      while ((await c.stats()).subscribers < n) {
+        if (Date.now() > deadline) throw new Error(`${h.address}: no Watch subscriber after 20 s`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      c.close();
+    }
+  }
 }
 
 test.before(async () => {
@@ -122,7 +139,7 @@ test('`keyfleet remote allocspi`, `stats` and `watch --json --since` across the 
   const w = spawn(process.execPath, [BIN, 'remote', '--ca', f('ca.crt'), '--cert', f('dashboard.crt'), '--key', f('dashboard.key'), '--agent', two, '--json', 'watch']);
   let out = '';
   w.stdout.on('data', (d: Buffer) => { out += d; });
-  await new Promise((r) => setTimeout(r, 1500)); // let both subscriptions start
+  await subscribed([hosts[0]!, hosts[1]!], 1);
   run('ip', ['-n', hosts[0]!.ns, 'xfrm', 'policy', 'add', 'src', '10.80.0.1', 'dst', '10.80.0.2', 'dir', 'out']);
   run('ip', ['-n', hosts[1]!.ns, 'xfrm', 'policy', 'add', 'src', '10.81.0.1', 'dst', '10.81.0.2', 'dir', 'out']);
   run('ip', ['-n', hosts[0]!.ns, 'xfrm', 'policy', 'delete', 'src', '10.80.0.1', 'dst', '10.80.0.2', 'dir', 'out']);
@@ -139,12 +156,38 @@ test('`keyfleet remote allocspi`, `stats` and `watch --json --since` across the 
   const w2 = spawn(process.execPath, [BIN, 'remote', '--ca', f('ca.crt'), '--cert', f('dashboard.crt'), '--key', f('dashboard.key'), '--agent', hosts[0]!.address, '--json', 'watch', '--since', since]);
   let out2 = '';
   w2.stdout.on('data', (d: Buffer) => { out2 += d; });
+  await subscribed([hosts[0]!], 1);
   const d2 = Date.now() + 10000;
   while (!out2.includes('delete_policy') && Date.now() < d2) await new Promise((r) => setTimeout(r, 50));
   w2.kill('SIGINT');
   await new Promise((r) => w2.on('close', r));
   const replay = JSON.parse(out2.trim().split('\n')[0]!) as { sequence: string; type: string };
   assert.equal([replay.type, BigInt(replay.sequence)], ['delete_policy', BigInt(since) + 1n]);
+});
+
+test('`keyfleet remote apply` takes JSON operations and `--stream`s a setkey file; `get policy` shows one entry', async () => {
+  const two = `${hosts[3]!.address},${hosts[4]!.address}`;
+  const ops = f('ops.json');
+  writeFileSync(ops, JSON.stringify([{ addPolicy: { selector: { src: '10.90.0.1', dst: '10.90.0.2' }, dir: 'DIRECTION_OUT', priority: 9 } }]));
+  const j = await remote(['--agent', two, 'apply', ops]);
+  assert.is(j.code, 0, j.out + j.err);
+  assert.match(j.out, `${hosts[3]!.address}: ok, 1 applied`);
+  const big = f('big.conf');
+  writeFileSync(big, Array.from({ length: 5000 }, (_, i) => `spdadd 10.91.${i >> 8}.${i & 255} 10.92.0.1 any -P in none;`).join('\n') + '\n');
+  const st = await remote(['--agent', two, 'apply', big, '--stream']);
+  assert.is(st.code, 0, st.out + st.err);
+  // setkey's RFC mode (the default) gives every `in` policy a fwd copy; IN has the synced policy too.
+  assert.match(st.out, `${hosts[4]!.address}: ok, 10000 applied`, st.out);
+  for (const h of hosts.slice(3)) assert.match(run('ip', ['-n', h.ns, 'xfrm', 'policy', 'count']), /IN\s+5001 OUT\s+\d+ FWD\s+5000/);
+  const g = await remote(['--agent', hosts[3]!.address, '--json', 'get', 'policy', '10.90.0.1', '10.90.0.2', 'out']);
+  assert.is(g.code, 0, g.out + g.err);
+  const row = JSON.parse(g.out.trim()) as { ok: boolean; result: { priority: number; dir: string } };
+  assert.equal([row.ok, row.result.priority, row.result.dir], [true, 9, 'out']);
+  const bad = f('bad-ops.json');
+  writeFileSync(bad, '[{"addPolicy": {"selector": {"src": "10.90.0.300", "dst": "10.90.0.2"}, "dir": "DIRECTION_OUT"}}]');
+  const b = await remote(['--agent', hosts[3]!.address, 'apply', bad]);
+  assert.is(b.code, 1);
+  assert.match(b.out, "operations[0].add_policy.selector.src: '10.90.0.300' is not an IPv4 or IPv6 address");
 });
 
 test.after(async () => {
