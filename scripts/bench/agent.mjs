@@ -91,25 +91,29 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
     const file = f('policies.conf');
     writeFileSync(file, text);
     console.log(`\nagent: apply ${n} ${what} in a netns, remote over mTLS on 127.0.0.1 vs local (wall seconds, median of ${reps})`);
-    const local = [];
-    for (let r = 0; r < reps; r++) {
-      note(`agent apply: local keyfleet setkey -f (${r + 1}/${reps})`);
-      const ns = netns();
-      local.push(timedProcess(process.execPath, [path.join(root, 'bin/keyfleet'), 'setkey', '--netns', ns, '-k', '-f', file]));
-      if (count(ns) !== n) throw new Error('local load incomplete');
-      sh('ip', ['netns', 'del', ns]); namespaces.pop();
-    }
-    // One fresh agent per mode: wasm memory never shrinks, so a peak measured after another mode's run would
+    // Local and remote runs alternate, so that both see the same machine load (this machine is shared).
+    // One agent per mode: wasm memory never shrinks, so a peak measured after the other mode's run would
     // start from that run's high-water mark.
+    const local = [];
     const rows = { unary: [], stream: [] };
     const rss = { unary: [], stream: [] };
+    const remote = {};
     for (const mode of ['stream', 'unary']) {
       const ns = netns();
       const agent = await startAgentProcess(root, f, ns);
       agents.push(agent);
       const c = new AgentClient(agent.address, conn);
       await c.stats(); // connect (TLS handshake) outside the timing
-      for (let r = 0; r < reps; r++) {
+      remote[mode] = { ns, agent, c };
+    }
+    for (let r = 0; r < reps; r++) {
+      note(`agent apply: local keyfleet setkey -f (${r + 1}/${reps})`);
+      const lns = netns();
+      local.push(timedProcess(process.execPath, [path.join(root, 'bin/keyfleet'), 'setkey', '--netns', lns, '-k', '-f', file]));
+      if (count(lns) !== n) throw new Error('local load incomplete');
+      sh('ip', ['netns', 'del', lns]); namespaces.splice(namespaces.indexOf(lns), 1);
+      for (const mode of ['unary', 'stream']) {
+        const { ns, agent, c } = remote[mode];
         note(`agent apply: remote ${mode} (${r + 1}/${reps})`);
         await c.flush(sas ? EntryKind.ENTRY_KIND_SA : EntryKind.ENTRY_KIND_POLICY);
         resetHwm(agent.pid);
@@ -120,10 +124,10 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
         rows[mode].push(Number(process.hrtime.bigint() - t0) / 1e9);
         rss[mode].push(hwm(agent.pid));
         if (!res.ok || res.applied !== n) throw new Error(`remote ${mode}: ${res.applied} applied, ok ${res.ok}`);
-        if (count(ns) !== n) throw new Error(`remote ${mode}: ${count(ns)} policies in the kernel`);
+        if (count(ns) !== n) throw new Error(`remote ${mode}: ${count(ns)} ${what} in the kernel`);
       }
-      c.close();
-      }
+    }
+    for (const mode of ['stream', 'unary']) { remote[mode].c.close(); await remote[mode].agent.stop(); agents.splice(agents.indexOf(remote[mode].agent), 1); }
     const lm = median(local);
     record('agent-apply', `local keyfleet setkey -f (${what})`, n, local, { unit: 's' });
     console.log(`  local  keyfleet setkey -f (process)        ${lm.toFixed(3)} s  spread ${Math.min(...local).toFixed(3)}–${Math.max(...local).toFixed(3)}`);

@@ -232,13 +232,14 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
     if (!d) throw new RpcError(status.INVALID_ARGUMENT, 'desired: required');
     const form = formOf(d.setkeyText, d.ipBatchText, d.operations, ['desired.setkey_text', 'desired.ip_batch_text', 'desired.operations']);
     const scope: SyncScope = scopeOf(d.scope, 'desired.scope');
+    // An empty desired state would plan deleting everything in scope: too easy to send by mistake.
+    if (!form) throw new RpcError(status.INVALID_ARGUMENT, 'desired: empty; give setkey_text, ip_batch_text or operations (to remove everything, use Flush)');
     return serial.run(async () => {
       const kernel = ctx.kernel();
       const mark = markRecords();
       try {
         let first: number, end: number;
-        if (!form) { first = end = mark.records; }
-        else if (form.kind === 'ops') ({ first, end } = writeOperations(form.ops, 0, 'desired.operations'));
+        if (form.kind === 'ops') ({ first, end } = writeOperations(form.ops, 0, 'desired.operations'));
         else if (form.kind === 'ip') {
           const p = parseIpText(form.text);
           if (p.diagnostics.length) return onParseErrors(p.diagnostics);

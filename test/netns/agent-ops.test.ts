@@ -158,6 +158,10 @@ test('Plan shows the minimal diff against the kernel; Sync applies it; a second 
       assert.ok(bad.rolledBack >= 1, JSON.stringify(bad));
       assert.is(bad.results[0]!.code, 'EINVAL');
       assert.equal(policySet(ns), before);
+      // An empty desired state is refused (it would plan deleting everything).
+      const empty = await rejection(c.sync(''));
+      assert.is(empty.code, 3);
+      assert.match(empty.message, 'desired: empty');
       // A delete in a desired state is a request error, not a plan.
       const e = await rejection(c.plan({ ip: 'xfrm policy delete src 10.20.0.1 dst 10.20.0.2 dir out\n' }));
       assert.is(e.code, 3);
