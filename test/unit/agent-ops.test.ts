@@ -215,6 +215,9 @@ test('`keyfleet agent` settings: a JSON config file with flag names, relative pa
     assert.throws(() => readSettings(['--window-bytes', '0']), /--window-bytes: 'window-bytes' expects a positive whole number/);
     assert.throws(() => readSettings(['--nope']), /unknown option '--nope'/);
     assert.is(readSettings(['--help']), 'help');
+    // The packaged example config is valid.
+    const shipped = readSettings(['--config', path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../packaging/keyfleet-agent.json')]);
+    assert.is((shipped as Record<string, unknown>)['tls-cert'], '/etc/keyfleet/agent.crt');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
