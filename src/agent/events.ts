@@ -38,6 +38,8 @@ export interface EventEntry {
   addresses: string[];
   spi: number;
   isPolicy: boolean;
+  /** Expire events: hard (struct xfrm_user_expire.hard). */
+  hard: boolean;
 }
 
 /** The event's entry (decoding it now if nobody needed it yet). */
@@ -50,7 +52,7 @@ export function eventEntry(r: XfrmRecord): EventEntry {
   const redacted = entryOf(r, false);
   const hasKeys = !isPolicy && Boolean(r.auth?.key.length || r.enc?.key.length || r.aead?.key.length);
   return {
-    redacted, withKeys: hasKeys ? entryOf(r, true) : redacted, isPolicy, spi: isPolicy ? 0 : r.spi >>> 0,
+    redacted, withKeys: hasKeys ? entryOf(r, true) : redacted, isPolicy, spi: isPolicy ? 0 : r.spi >>> 0, hard: r.hard === 1,
     addresses: isPolicy ? [r.sel.saddr, r.sel.daddr] : [r.saddr, r.daddr],
   };
 }

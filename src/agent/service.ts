@@ -444,7 +444,7 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
           }
           leave();
           call.end();
-        }, fail);
+        }, fail).catch(fail); // a stream that breaks while written ends the call, never the agent
       } catch (e) {
         fail(e);
       }
@@ -609,7 +609,7 @@ const MAX_EVENTS_PER_MESSAGE = 256;
 export function toWatch(ev: HubEvent, showKeys: boolean): WatchEvent {
   const e = entryOfEvent(ev);
   return {
-    sequence: ev.sequence, type: ev.type, messageType: ev.messageType, lost: ev.lost, timeUnixMs: BigInt(ev.timeMs),
+    sequence: ev.sequence, type: ev.type, messageType: ev.messageType, lost: ev.lost, timeUnixMs: BigInt(ev.timeMs), hard: e?.hard ?? false,
     ...(e ? { entry: showKeys ? e.withKeys : e.redacted } : {}),
   };
 }

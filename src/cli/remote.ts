@@ -256,8 +256,8 @@ export async function remoteMain(argv: string[]): Promise<number> {
         for await (const ev of w.events) {
           n++;
           const type = EventType[ev.type]?.replace('EVENT_TYPE_', '').toLowerCase() ?? String(ev.type);
-          if (json) out(`${JSON.stringify({ agent: c.address, sequence: ev.sequence.toString(), type, lost: ev.lost.toString(), time: Number(ev.timeUnixMs), ...(ev.entry ? { entry: JSON.parse(ev.entry.json) as unknown } : {}) })}\n`);
-          else out(`${c.address}\t${ev.sequence}\t${type}${ev.type === EventType.EVENT_TYPE_GAP ? ` lost ${ev.lost || 'unknown'}: resync with list` : ''}${ev.entry ? `\t${ev.entry.src} -> ${ev.entry.dst}${ev.entry.dir ? ` dir ${ev.entry.dir}` : ` spi 0x${ev.entry.spi.toString(16)}`}` : ''}\n`);
+          if (json) out(`${JSON.stringify({ agent: c.address, sequence: ev.sequence.toString(), type, ...(ev.type === EventType.EVENT_TYPE_EXPIRE || ev.type === EventType.EVENT_TYPE_POLICY_EXPIRE ? { hard: ev.hard } : {}), lost: ev.lost.toString(), time: Number(ev.timeUnixMs), ...(ev.entry ? { entry: JSON.parse(ev.entry.json) as unknown } : {}) })}\n`);
+          else out(`${c.address}\t${ev.sequence}\t${type}${ev.type === EventType.EVENT_TYPE_EXPIRE || ev.type === EventType.EVENT_TYPE_POLICY_EXPIRE ? (ev.hard ? ' hard' : ' soft') : ''}${ev.type === EventType.EVENT_TYPE_GAP ? ` lost ${ev.lost || 'unknown'}: resync with list` : ''}${ev.entry ? `\t${ev.entry.src} -> ${ev.entry.dst}${ev.entry.dir ? ` dir ${ev.entry.dir}` : ` spi 0x${ev.entry.spi.toString(16)}`}` : ''}\n`);
         }
         return n;
       }, agents.length);

@@ -303,6 +303,7 @@ test('Watch maps the kernel\'s policy, flush, acquire and policy-expire events; 
       assert.equal(got.map((e) => e.messageType), [19, 25, 20, 19, 23, 19, 29, 28, 19, 27]);
       assert.is(got[1]!.entry!.priority, 7);
       assert.is(got[9]!.entry!.dst, '10.40.0.11/32');
+      assert.is(got[9]!.hard, true); // time-hard 1: a hard policy expiry
       for (let i = 1; i < got.length; i++) assert.ok(got[i]!.sequence === got[i - 1]!.sequence + 1n);
       // The address filter passes only entries of 10.40.0.9 (and the entry-less flush events).
       const filtered = await take(only.events, 5);

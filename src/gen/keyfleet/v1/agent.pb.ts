@@ -874,6 +874,8 @@ export interface WatchEvent {
   lost: bigint;
   /** Milliseconds since the Unix epoch when the agent received the event. */
   timeUnixMs: bigint;
+  /** EXPIRE and POLICY_EXPIRE: a hard expiry (the entry is gone); false: soft (time to rekey). */
+  hard: boolean;
 }
 
 /**
@@ -5816,7 +5818,7 @@ export const WatchRequest: MessageFns<WatchRequest> = {
 };
 
 function createBaseWatchEvent(): WatchEvent {
-  return { sequence: 0n, type: 0, messageType: 0, entry: undefined, lost: 0n, timeUnixMs: 0n };
+  return { sequence: 0n, type: 0, messageType: 0, entry: undefined, lost: 0n, timeUnixMs: 0n, hard: false };
 }
 
 export const WatchEvent: MessageFns<WatchEvent> = {
@@ -5847,6 +5849,9 @@ export const WatchEvent: MessageFns<WatchEvent> = {
         throw new globalThis.Error("value provided for field message.timeUnixMs of type uint64 too large");
       }
       writer.uint32(48).uint64(message.timeUnixMs);
+    }
+    if (message.hard !== false) {
+      writer.uint32(56).bool(message.hard);
     }
     return writer;
   },
@@ -5912,6 +5917,14 @@ export const WatchEvent: MessageFns<WatchEvent> = {
             message.timeUnixMs = reader.uint64() as bigint;
             continue;
           }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.hard = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5940,6 +5953,7 @@ export const WatchEvent: MessageFns<WatchEvent> = {
         : isSet(object.time_unix_ms)
         ? BigInt(object.time_unix_ms)
         : 0n,
+      hard: isSet(object.hard) ? globalThis.Boolean(object.hard) : false,
     };
   },
 
@@ -5963,6 +5977,9 @@ export const WatchEvent: MessageFns<WatchEvent> = {
     if (message.timeUnixMs !== 0n) {
       obj.timeUnixMs = message.timeUnixMs.toString();
     }
+    if (message.hard !== false) {
+      obj.hard = message.hard;
+    }
     return obj;
   },
 
@@ -5979,6 +5996,7 @@ export const WatchEvent: MessageFns<WatchEvent> = {
     message.timeUnixMs = (object.timeUnixMs !== undefined && object.timeUnixMs !== null)
       ? BigInt(object.timeUnixMs)
       : 0n;
+    message.hard = object.hard ?? false;
     return message;
   },
 };
