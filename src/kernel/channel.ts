@@ -126,6 +126,8 @@ export interface ChannelOptions {
   onEvent?: (msg: NetlinkMessage) => void;
   /** Called when the kernel dropped messages for us (ENOBUFS). Pending requests are failed too. */
   onOverrun?: (err: Error) => void;
+  /** The network namespace the socket lives in (undefined: the host's), for whoever keeps per-namespace state. */
+  netns?: string;
 }
 
 export class NetlinkChannel {
@@ -144,6 +146,9 @@ export class NetlinkChannel {
   }
 
   get portId(): number { return this.#t.portId; }
+
+  /** The namespace given at open (undefined: the host's). */
+  get netns(): string | undefined { return this.#opts.netns; }
 
   /** Reserves `n` consecutive sequence numbers and returns the first. */
   allocSeq(n = 1): number {

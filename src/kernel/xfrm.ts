@@ -53,7 +53,7 @@ export class XfrmKernel {
       sndbuf: opts.sndbuf ?? 8 << 20,
       rcvbuf: opts.rcvbuf ?? 8 << 20,
     });
-    return new XfrmKernel(new NetlinkChannel(sock as Transport, { timeoutMs: opts.timeoutMs ?? 60000 }));
+    return new XfrmKernel(new NetlinkChannel(sock as Transport, { timeoutMs: opts.timeoutMs ?? 60000, ...(opts.netns ? { netns: opts.netns } : {}) }));
   }
 
   close(): void {
