@@ -186,3 +186,20 @@ export function faultSeed(): number {
   const s = process.env.KEYFLEET_FAULT_SEED;
   return s ? Number(s) : Math.floor(Math.random() * 0x7fffffff);
 }
+
+/** The whole test: a fresh namespace, the seed printed, `count` batches, every fault kind drawn at least once. */
+export async function faultTest(label: string, kinds: FaultKind[], withSas: boolean, defaultCount: number): Promise<void> {
+  const ns = `kf-${process.pid}-${label}`;
+  assert.is(spawnSync('ip', ['netns', 'add', ns]).status, 0);
+  const seed = faultSeed();
+  const count = Number(process.env.KEYFLEET_FAULT_BATCHES ?? defaultCount);
+  console.log(`  ${label}: seed ${seed}, ${count} batches (replay: KEYFLEET_FAULT_SEED=${seed})`);
+  try {
+    const t = Date.now();
+    const seen = await runFaultBatches(ns, seed, count, kinds, withSas);
+    console.log(`  ${count} batches in ${((Date.now() - t) / 1000).toFixed(1)} s: ${JSON.stringify(seen)}`);
+    if (count >= 10 * kinds.length) for (const k of kinds) assert.ok((seen[k] ?? 0) > 0, `fault kind ${k} was drawn`);
+  } finally {
+    spawnSync('ip', ['netns', 'del', ns]);
+  }
+}
