@@ -376,18 +376,29 @@ function splitUndo(undo: Buffer): { deletes: Buffer[]; restores: Buffer[] } {
   return { deletes, restores };
 }
 
-/** Sends pre-encoded messages in ~1 MiB batches under fresh sequence numbers; returns the kernel's refusals. */
+/**
+ * Sends pre-encoded messages in batches of up to 1 MiB under fresh sequence numbers; returns the kernel's
+ * refusals. Only for idempotent messages (the deletes of a rollback): when the replies overflow the receive
+ * buffer (ENOBUFS, outcome unknown) the same batch is resent in halves, down to one message at a time.
+ */
 async function sendMessages(kernel: XfrmKernel, msgs: Buffer[], ignore: Set<number>): Promise<{ failures: KernelError[]; ignored: number }> {
   const failures: KernelError[] = [];
   let ignored = 0;
+  let limit = 1 << 20;
   for (let i = 0; i < msgs.length;) {
     let j = i, bytes = 0;
-    while (j < msgs.length && (j === i || bytes + msgs[j]!.length <= 1 << 20)) bytes += msgs[j++]!.length;
+    while (j < msgs.length && (j === i || bytes + msgs[j]!.length <= limit)) bytes += msgs[j++]!.length;
     const batch = Buffer.concat(msgs.slice(i, j));
     const seq = kernel.channel.allocSeq(j - i);
     for (let off = 0, k = 0; k < j - i; k++) { batch.writeUInt32LE(seq + k, off + 8); off += msgs[i + k]!.length; }
     setAckOnLast(batch);
-    const failed = await kernel.channel.transact(batch, seq, j - i, 'rollback');
+    let failed: Map<number, KernelError>;
+    try {
+      failed = await kernel.channel.transact(batch, seq, j - i, 'rollback');
+    } catch (e) {
+      if (e instanceof KernelError && e.code === 'ENOBUFS' && j - i > 1) { limit = Math.max(1, bytes >> 1); continue; }
+      throw e;
+    }
     for (const e of failed.values()) if (ignore.has(e.errno)) ignored++; else failures.push(e);
     i = j;
   }
