@@ -72,12 +72,14 @@ async function inside({ reps, sas, policies }) {
   const keyfleet = [process.execPath, path.join(root, 'bin/keyfleet')];
   const setkey = findSetkey();
   try {
-    // Inputs: the same SAs for every tool (ESP transport, cbc(aes) 128, hmac(sha1) 160, SPI 0x1000 + i).
+    // Inputs: the same SAs for every tool (ESP transport, cbc(aes) 128, hmac(sha1) 160, SPI 0x1000 + i, to 10.2.0.0 + i).
     let sk = '', ipb = '';
+    // One destination per SA: SAs sharing (daddr, saddr) share a hash chain that every insert walks
+    // (__xfrm_state_bump_genids), which would make the load quadratic for every tool alike.
     for (let i = 0; i < sas; i++) {
-      const spi = `0x${(0x1000 + i).toString(16)}`;
-      sk += `add 10.1.0.1 10.2.0.1 esp ${spi} -m transport -E aes-cbc ${K16} -A hmac-sha1 ${K20};\n`;
-      ipb += `xfrm state add src 10.1.0.1 dst 10.2.0.1 proto esp spi ${spi} mode transport enc cbc(aes) ${K16} auth hmac(sha1) ${K20}\n`;
+      const spi = `0x${(0x1000 + i).toString(16)}`, dst = `10.${2 + (i >>> 16)}.${(i >>> 8) & 255}.${i & 255}`;
+      sk += `add 10.1.0.1 ${dst} esp ${spi} -m transport -E aes-cbc ${K16} -A hmac-sha1 ${K20};\n`;
+      ipb += `xfrm state add src 10.1.0.1 dst ${dst} proto esp spi ${spi} mode transport enc cbc(aes) ${K16} auth hmac(sha1) ${K20}\n`;
     }
     const skf = path.join(work, 'sas.conf'), ipf = path.join(work, 'sas.batch');
     writeFileSync(skf, sk); writeFileSync(ipf, ipb);

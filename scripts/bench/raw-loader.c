@@ -27,12 +27,12 @@ static size_t put_algo(char *at, unsigned short type, const char *name, unsigned
   return NLA_ALIGN4(na->nla_len);
 }
 
-/* One XFRM_MSG_NEWSA for SA number i (SPI 0x1000 + i, 10.1.0.1 -> 10.2.0.1); returns its length. */
+/* One XFRM_MSG_NEWSA for SA number i (SPI 0x1000 + i, 10.1.0.1 -> 10.2.0.0 + i); returns its length. */
 static size_t build_sa(char *m, long i, unsigned seq) {
   struct nlmsghdr *h = (struct nlmsghdr *)m;
   struct xfrm_usersa_info *p = NLMSG_DATA(h);
   memset(m, 0, 512);
-  p->id.daddr.a4 = htonl(0x0a020001u);
+  p->id.daddr.a4 = htonl(0x0a020000u + (unsigned)i);
   p->saddr.a4 = htonl(0x0a010001u);
   p->id.spi = htonl(0x1000u + (unsigned)i);
   p->id.proto = IPPROTO_ESP;

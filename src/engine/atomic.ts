@@ -9,6 +9,7 @@
 // the journal, or kept when its commit mark says it completed.
 import { wasm } from '../wasm/index.js';
 import { XfrmKernel, markRecords, restoreRecords, setAckOnLast, type RecordFailure } from '../kernel/xfrm.js';
+import { constants } from 'node:os';
 import { KernelError } from '../kernel/errors.js';
 import { encodeXfrm, decodeXfrm } from '../wasm/xfrm-codec.js';
 import { NLMSG_HDRLEN } from '../kernel/channel.js';
@@ -289,7 +290,7 @@ export interface RecoveryOutcome {
 }
 
 const MSG_NEWSA = 0x10, MSG_DELSA = 0x11, MSG_NEWPOLICY = 0x13, MSG_DELPOLICY = 0x14; // linux/xfrm.h
-const ENOENT = 2, ESRCH = 3;
+const { ENOENT, ESRCH, EINVAL } = constants.errno;
 
 /**
  * Finds the journals of batches interrupted on this kernel's namespace and settles each: rolled back when it
@@ -425,8 +426,9 @@ function canonical(i: number): Buffer {
  */
 async function rollBackFromJournal(kernel: XfrmKernel, undo: Buffer): Promise<{ restored: number; removed: number; unchanged: number; failures: KernelError[] }> {
   const { deletes, restores } = splitUndo(undo);
-  // What was absent before goes first (ENOENT/ESRCH: that operation never took effect).
-  const { failures, ignored } = await sendMessages(kernel, deletes, new Set([ENOENT, ESRCH]));
+  // What was absent before goes first. ENOENT/ESRCH: that operation never took effect; EINVAL: the key itself
+  // is one the kernel refuses (a bad selector or direction), so nothing can exist under it.
+  const { failures, ignored } = await sendMessages(kernel, deletes, new Set([ENOENT, ESRCH, EINVAL]));
   const mark = markRecords();
   try {
     const sas = await kernel.dump('sa');

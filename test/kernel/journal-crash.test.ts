@@ -30,7 +30,8 @@ const preIp = write('pre.ip', [
 function batch(fail: boolean): string {
   const l: string[] = [];
   for (let i = 0; i < 3000; i++) {
-    l.push(`add 10.80.0.1 10.80.0.2 esp 0x${(0x10000 + i).toString(16)} -E aes-cbc ${K16} -A hmac-sha1 ${K20};`);
+    // Each new SA its own destination: SAs of one (src, dst) share a hash chain every insert walks.
+    l.push(`add 10.80.0.1 10.82.${i >> 8}.${i & 255} esp 0x${(0x10000 + i).toString(16)} -E aes-cbc ${K16} -A hmac-sha1 ${K20};`);
     if (i % 200 === 10) l.push(`delete 10.80.0.1 10.80.0.2 esp 0x${(0x1000 + i / 200 | 0).toString(16)};`);
     if (i % 200 === 100) { // replaced: same SPI, other key and lifetimes (a restore must bring the old key back)
       const spi = (0x1080 + i / 200 | 0).toString(16);
