@@ -3,7 +3,7 @@
 // same run: `ip -batch`, a raw batched C loader (raw-loader.c: the kernel's limit) and, where PF_KEY
 // exists, the real setkey. Several repetitions each; prints median, spread and ratios; writes JSON.
 //   node scripts/bench/run.mjs [--out results.json] [--reps 3] [--sizes 1000,10000,100000,1000000] [--quick]
-//        [--no-vm] [--vm-reps N] [--vm-sas 20000] [--vm-policies 20000]   (kernel VM rows: kernel-vm.mjs)
+//        [--no-vm] [--vm-reps N] [--vm-sas 10000] [--vm-policies 10000]   (kernel VM rows: kernel-vm.mjs)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -150,7 +150,7 @@ try {
     console.log('SKIPPED netns benchmarks: they need root and `ip netns`');
   }
   if (!argv.includes('--no-vm') && !quick) {
-    await benchKernelVm({ results, reps: Number(opt('--vm-reps', String(reps))), sas: Number(opt('--vm-sas', '20000')), policies: Number(opt('--vm-policies', '20000')) });
+    await benchKernelVm({ results, reps: Number(opt('--vm-reps', String(reps))), sas: Number(opt('--vm-sas', '10000')), policies: Number(opt('--vm-policies', '10000')) });
   }
   if (outFile) { writeFileSync(outFile, JSON.stringify(results, null, 2)); console.log(`\nresults written to ${outFile}`); }
 } finally {
