@@ -6,6 +6,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -31,7 +32,9 @@ function netnsUsable() {
 function runUvu(dir, env = {}) {
   return new Promise((resolve) => {
     const uvu = path.join(root, 'node_modules/uvu/bin.js');
-    const child = spawn(process.execPath, [uvu, dir, '\\.test\\.js$'], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    // --atomic journals (src/engine/journal.ts) go to a scratch directory, not the host's /var/lib/keyfleet.
+    const journal = process.env.KEYFLEET_JOURNAL_DIR ?? path.join(os.tmpdir(), `kf-test-journal-${process.pid}`);
+    const child = spawn(process.execPath, [uvu, dir, '\\.test\\.js$'], { cwd: root, env: { ...process.env, KEYFLEET_JOURNAL_DIR: journal, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d) => { out += d; process.stdout.write(d); });
     child.on('close', (code) => {

@@ -2,12 +2,15 @@
 // scripts/bench/run.mjs — `npm run bench` (layer: tooling). Measures keyfleet next to its anchors in the
 // same run: `ip -batch`, a raw batched C loader (raw-loader.c: the kernel's limit) and, where PF_KEY
 // exists, the real setkey. Several repetitions each; prints median, spread and ratios; writes JSON.
-//   node scripts/bench/run.mjs [--out results.json] [--reps 3] [--sizes 1000,10000,100000] [--quick]
+//   node scripts/bench/run.mjs [--out results.json] [--reps 3] [--sizes 1000,10000,100000,1000000] [--quick]
+//        [--no-vm] [--vm-reps N] [--vm-sas 10000] [--vm-policies 10000]   (kernel VM rows: kernel-vm.mjs)
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median, note, clearNote, recorder, timed, sh } from './lib.mjs';
+import { benchKernelVm } from './kernel-vm.mjs';
 import { benchAgent } from './agent.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -15,41 +18,12 @@ const argv = process.argv.slice(2);
 const opt = (name, def) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : def; };
 const quick = argv.includes('--quick');
 const reps = Number(opt('--reps', quick ? '1' : '3'));
-const sizes = opt('--sizes', quick ? '1000,10000' : '1000,10000,100000').split(',').map(Number);
+const sizes = opt('--sizes', quick ? '1000,10000' : '1000,10000,100000,1000000').split(',').map(Number);
 const outFile = opt('--out', null);
-const big = Math.max(...sizes);
+const big = Math.min(Math.max(...sizes), 100000); // parse and list at 100k; applies scale to every size
 const work = mkdtempSync(path.join(tmpdir(), 'kf-bench-'));
 const results = { date: new Date().toISOString(), reps, sizes, measurements: [] };
-const tty = process.stderr.isTTY;
-const note = (s) => process.stderr.write(tty ? `\r\x1b[K${s}` : `${s}\n`);
-
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-
-function record(group, name, n, samples, extra = {}) {
-  const m = { group, name, n, median: median(samples), min: Math.min(...samples), max: Math.max(...samples), samples, ...extra };
-  results.measurements.push(m);
-  return m;
-}
-
-/** Runs a command under python's getrusage to get wall time and the child's peak RSS (KiB). */
-function timed(cmd, args, { stdout = 'ignore', input } = {}) {
-  const py = 'import resource,subprocess,sys,time\n'
-    + 't=time.perf_counter()\n'
-    + 'r=subprocess.run(sys.argv[1:])\n'
-    + 'w=time.perf_counter()-t\n'
-    + 'sys.stderr.write("\\nKFBENCH %f %d %d\\n"%(w,resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,r.returncode))\n';
-  const r = spawnSync('python3', ['-c', py, cmd, ...args], { encoding: 'utf8', input, stdio: [input ? 'pipe' : 'ignore', stdout, 'pipe'], maxBuffer: 1 << 30 });
-  const m = /KFBENCH ([\d.]+) (\d+) (-?\d+)/.exec(r.stderr ?? '');
-  if (!m) throw new Error(`could not time ${cmd}: ${r.stderr}`);
-  if (Number(m[3]) !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${m[3]}: ${r.stderr.slice(0, 2000)}`);
-  return { seconds: Number(m[1]), rssKiB: Number(m[2]) };
-}
-
-function sh(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout;
-}
+const record = recorder(results);
 
 function inputs(n) {
   let sk = '', ipb = '';
@@ -126,7 +100,7 @@ function benchApply() {
       }
       byTool[tool] = record('apply-policies-netns', tool, n, secs, { unit: 's', peakRssMB: Math.max(...rss) });
     }
-    if (tty) process.stderr.write('\r\x1b[K');
+    clearNote();
     const rawT = byTool['raw batched loader (C)'].median, ipT = byTool['ip -batch'].median;
     for (const [tool, m] of Object.entries(byTool)) {
       m.ratioToRaw = m.median / rawT; m.speedupVsIp = ipT / m.median;
@@ -145,7 +119,10 @@ function benchList() {
   withNetns((name) => {
     timed('ip', ['-n', name, '-batch', ipf]);
     const tools = {
+      'raw dump (C, no decoding)': ['ip', ['netns', 'exec', name, path.join(work, 'raw-loader'), 'dump', 'policy']],
       'ip xfrm policy list': ['ip', ['-n', name, 'xfrm', 'policy', 'list']],
+      'keyfleet ip xfrm policy list': [process.execPath, [keyfleet, 'ip', '-n', name, 'xfrm', 'policy', 'list']],
+      'keyfleet ip -j xfrm policy list': [process.execPath, [keyfleet, 'ip', '-j', '-n', name, 'xfrm', 'policy', 'list']],
       'keyfleet setkey -DP': [process.execPath, [keyfleet, 'setkey', '--netns', name, '-DP']],
       'keyfleet setkey -DP --json': [process.execPath, [keyfleet, 'setkey', '--netns', name, '-DP', '--json']],
     };
@@ -155,12 +132,13 @@ function benchList() {
       for (let r = 0; r < reps; r++) { note(`list: ${tool} (${r + 1}/${reps})`); const t = timed(cmd, args, { stdout: 'pipe' }); secs.push(t.seconds); rss.push(t.rssKiB / 1024); }
       byTool[tool] = record('list-policies-netns', tool, n, secs, { unit: 's', peakRssMB: Math.max(...rss) });
     }
-    if (tty) process.stderr.write('\r\x1b[K');
-    const ipT = byTool['ip xfrm policy list'].median;
+    clearNote();
+    const ipT = byTool['ip xfrm policy list'].median, rawT = byTool['raw dump (C, no decoding)'].median;
     for (const [tool, m] of Object.entries(byTool)) {
-      m.speedupVsIp = ipT / m.median;
-      console.log(`  ${tool.padEnd(28)} ${m.median.toFixed(3).padStart(7)}s  spread ${m.min.toFixed(3)}–${m.max.toFixed(3)}  RSS ${m.peakRssMB.toFixed(0)} MB  ip÷tool ${m.speedupVsIp.toFixed(2)}`);
+      m.speedupVsIp = ipT / m.median; m.ratioToRaw = m.median / rawT;
+      console.log(`  ${tool.padEnd(32)} ${m.median.toFixed(3).padStart(7)}s  spread ${m.min.toFixed(3)}–${m.max.toFixed(3)}  RSS ${m.peakRssMB.toFixed(0).padStart(4)} MB  × raw ${m.ratioToRaw.toFixed(2).padStart(5)}  ip÷tool ${m.speedupVsIp.toFixed(2)}`);
     }
+    console.log('  goals: ≤ 2× raw, ≥ 5× faster than ip');
   });
 }
 
@@ -172,6 +150,9 @@ try {
     await benchAgent({ root, reps, n: big, record, note, quick });
   } else {
     console.log('SKIPPED netns benchmarks: they need root and `ip netns`');
+  }
+  if (!argv.includes('--no-vm') && !quick) {
+    await benchKernelVm({ results, reps: Number(opt('--vm-reps', String(reps))), sas: Number(opt('--vm-sas', '10000')), policies: Number(opt('--vm-policies', '10000')) });
   }
   if (outFile) { writeFileSync(outFile, JSON.stringify(results, null, 2)); console.log(`\nresults written to ${outFile}`); }
 } finally {

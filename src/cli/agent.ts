@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startAgent, readTls, type AgentOptions } from '../agent/server.js';
 import { loadRoles, parseRoles } from '../agent/auth.js';
+import { recoverOnStart } from '../engine/atomic.js';
+import { XfrmKernel } from '../kernel/xfrm.js';
 
 const HELP = `usage: keyfleet agent --listen HOST:PORT --tls-cert F --tls-key F --client-ca F --roles FILE
                       [--netns NAME] [--audit-log FILE] [--metrics-listen HOST:PORT] [--config FILE]
@@ -120,7 +122,11 @@ export async function agentMain(argv: string[]): Promise<number> {
     return 1;
   }
   let agent;
+  let kernel: XfrmKernel | undefined;
   try {
+    // An atomic Apply a killed agent left half-applied is settled before serving (src/engine/atomic.ts).
+    await recoverOnStart(opts.netns, () => (kernel ??= XfrmKernel.open(opts.netns ? { netns: opts.netns } : {})), (t) => process.stderr.write(`${t}\n`));
+    kernel?.close();
     agent = await startAgent(opts);
   } catch (e) {
     process.stderr.write(`keyfleet agent: ${(e as Error).message}\n`);

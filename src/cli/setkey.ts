@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { BufferedSink, Progress } from './output.js';
 import { runSetkey, printDump } from '../engine/setkey.js';
+import { recoverOnStart } from '../engine/atomic.js';
 import { XfrmKernel, markRecords, restoreRecords } from '../kernel/xfrm.js';
 import { KernelError } from '../kernel/errors.js';
 import { readRecord } from '../wasm/records.js';
@@ -161,6 +162,8 @@ export async function setkeyMain(argv: string[]): Promise<number> {
       if (!kernel) kernel = XfrmKernel.open(args.netns ? { netns: args.netns } : {});
       return kernel;
     };
+    // A batch a killed `--atomic` run left half-applied on this namespace is settled first (src/engine/atomic.ts).
+    if (args.mode !== 'none' && args.mode !== 'promisc' && !args.noAction && !args.dryRun) await recoverOnStart(args.netns, openKernel, (t) => err.write(`${t}\n`));
     switch (args.mode) {
       case 'none':
         out.write(SETKEY_USAGE);

@@ -424,7 +424,7 @@ async function runAtomic(o: SetkeyRunOptions, parse: SetkeyParse, limit: number,
     o.err.write(`keyfleet setkey: --atomic: ${local.size} statement(s) would be refused by the kernel; nothing was applied\n`);
     return 1;
   }
-  const r = await applyAtomic(kernel, 0, limit, o.onProgress ? { onProgress: o.onProgress } : {});
+  const r = await applyAtomic(kernel, 0, limit, { source: o.file, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
   if (!r.failure) return 0;
   for (const f of r.failures) fail(f.record, f.error);
   const line = u32(rec(r.failure.record), R_LINE);

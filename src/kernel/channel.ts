@@ -1,8 +1,10 @@
 // src/kernel/channel.ts — a netlink request/response channel (layer: kernel). Owns sequence numbers,
 // batched sends (many messages per sendmsg, one ack at the end), NLMSG_ERROR → KernelError with the
-// extack text, multipart dumps (NLM_F_MULTI … NLMSG_DONE, NLM_F_DUMP_INTR), and demultiplexing of
+// extack text, multipart dumps (NLM_F_MULTI … NLMSG_DONE, NLM_F_DUMP_INTR), faults (EMSGSIZE: the batch is
+// split and resent; ENOBUFS: pending requests fail saying their outcome is unknown), and demultiplexing of
 // unsolicited messages (multicast events) from replies. The transport is injectable so the channel is
 // unit-tested against a scripted fake kernel; the native socket proves it on a real one.
+import { constants } from 'node:os';
 import { KernelError } from './errors.js';
 
 // linux/netlink.h
@@ -21,6 +23,8 @@ export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
 export const NLM_F_CAPPED = 0x100; // on NLMSG_ERROR: the original message was not echoed (NETLINK_CAP_ACK)
 export const NLM_F_ACK_TLVS = 0x200; // on NLMSG_ERROR: extended-ack TLVs follow
 export const NLMSGERR_ATTR_MSG = 1;
+/** After an overrun, how long the socket must stay silent before the next send (ms). */
+const QUIET_MS = 20;
 
 /** What the channel needs from a socket (src/native's RawSocket satisfies it; tests script a fake). */
 export interface Transport {
@@ -93,6 +97,8 @@ interface BatchWaiter {
   last: number;
   failures: Map<number, KernelError>;
   op: string;
+  /** Handed to the socket (a waiter still queued behind an overrun has lost nothing). */
+  sent: boolean;
   resolve: (f: Map<number, KernelError>) => void;
   reject: (e: Error) => void;
 }
@@ -104,6 +110,10 @@ interface ReplyWaiter {
   chunks: Buffer[];
   count: number;
   interrupted: boolean;
+  sent: boolean;
+  /** The request, kept to resend it after an overrun (dumps and gets change nothing). */
+  bytes: Buffer;
+  retries: number;
   resolve: (r: Reply) => void;
   reject: (e: Error) => void;
 }
@@ -126,6 +136,8 @@ export interface ChannelOptions {
   onEvent?: (msg: NetlinkMessage) => void;
   /** Called when the kernel dropped messages for us (ENOBUFS). Pending requests are failed too. */
   onOverrun?: (err: Error) => void;
+  /** The network namespace the socket lives in (undefined: the host's), for whoever keeps per-namespace state. */
+  netns?: string;
 }
 
 export class NetlinkChannel {
@@ -135,6 +147,9 @@ export class NetlinkChannel {
   #waiters: Waiter[] = [];
   #timer: NodeJS.Timeout | null = null;
   #lastActivity = 0;
+  #lastData = 0;
+  /** An overrun happened: replies may still be queued, and drops go unreported until the queue drains. */
+  #dirty = false;
   #closed = false;
   #started = false;
 
@@ -144,6 +159,9 @@ export class NetlinkChannel {
   }
 
   get portId(): number { return this.#t.portId; }
+
+  /** The namespace given at open (undefined: the host's). */
+  get netns(): string | undefined { return this.#opts.netns; }
 
   /** Reserves `n` consecutive sequence numbers and returns the first. */
   allocSeq(n = 1): number {
@@ -178,11 +196,49 @@ export class NetlinkChannel {
   }
 
   #onError(err: Error): void {
-    // ENOBUFS: the kernel dropped messages addressed to us; acks of pending requests may be among them.
+    // ENOBUFS: the kernel dropped messages addressed to us; acks of pending requests may be among them, so
+    // what those batches did is unknown. Never guessed: each sent batch fails and says so. Dumps and gets
+    // change nothing and are sent again (a few times). While the kernel marks the socket congested it drops
+    // silently, so nothing new is sent until our receive queue has been drained (see #afterQuiet).
     this.#opts.onOverrun?.(err);
-    const pending = this.#waiters.splice(0);
-    for (const w of pending) w.reject(err);
-    if (this.#waiters.length === 0) this.#disarm();
+    const overrun = (err as NodeJS.ErrnoException).code === 'ENOBUFS';
+    if (overrun) this.#dirty = true;
+    for (const w of [...this.#waiters]) {
+      if (!w.sent) continue;
+      if (!overrun) { this.#settle(w); w.reject(err); continue; }
+      if (w.kind === 'reply' && w.retries < 3) { this.#resend(w); continue; }
+      this.#settle(w);
+      const what = w.kind === 'batch'
+        ? `its replies overflowed the socket receive buffer; the outcome of the ${w.last - w.first + 1} operation(s) of this batch is unknown: check the kernel state (dump) before retrying`
+        : 'its replies overflowed the socket receive buffer again and again; retry with a larger receive buffer';
+      w.reject(new KernelError(constants.errno.ENOBUFS, w.op, w.kind === 'batch' ? w.first : w.seq, what));
+    }
+  }
+
+  /** Sends a dump/get again under a new sequence number (stale parts of the first answer are then ignored). */
+  #resend(w: ReplyWaiter): void {
+    w.retries++;
+    w.seq = this.allocSeq(1);
+    w.bytes = Buffer.from(w.bytes);
+    w.bytes.writeUInt32LE(w.seq, 8);
+    w.chunks = []; w.count = 0; w.interrupted = false; w.sent = false;
+    this.#dispatch(w, () => this.#t.send(w.bytes));
+  }
+
+  /** Runs `send` for waiter `w` now, or once the receive queue has drained after an overrun. */
+  #dispatch(w: Waiter, send: () => void): void {
+    const go = (): void => {
+      if (!this.#waiters.includes(w)) return; // failed (timeout, close) meanwhile
+      w.sent = true;
+      try { send(); } catch (e) { this.#settle(w); w.reject(e as Error); }
+    };
+    if (!this.#dirty) { go(); return; }
+    const check = (): void => {
+      // Every reply to what we sent was queued during its sendmsg (XFRM handles requests synchronously):
+      // once nothing has arrived for QUIET_MS the reader has emptied the queue and drops are reported again.
+      if (Date.now() - this.#lastData >= QUIET_MS) { this.#dirty = false; go(); } else setTimeout(check, QUIET_MS);
+    };
+    setTimeout(check, QUIET_MS);
   }
 
   #find(seq: number): Waiter | undefined {
@@ -199,7 +255,7 @@ export class NetlinkChannel {
   }
 
   #onData(datagrams: Buffer[]): void {
-    this.#lastActivity = Date.now();
+    this.#lastActivity = this.#lastData = Date.now();
     const me = this.#t.portId;
     for (const d of datagrams) {
       // Walk headers in place: a dump datagram holds dozens of messages and must not become objects.
@@ -265,11 +321,42 @@ export class NetlinkChannel {
     this.#check();
     this.#ensureStarted();
     return new Promise((resolve, reject) => {
-      const w: BatchWaiter = { kind: 'batch', first, last: first + count - 1, failures: new Map(), op, resolve, reject };
+      const w: BatchWaiter = { kind: 'batch', first, last: first + count - 1, failures: new Map(), op, sent: false, resolve, reject };
       this.#waiters.push(w);
       this.#armTimer();
-      try { this.#t.send(bytes); } catch (e) { this.#settle(w); reject(e); }
+      this.#dispatch(w, () => this.#sendSplitting(bytes, op));
     });
+  }
+
+  /**
+   * Sends a batch; when the socket refuses it as too large (EMSGSIZE: more than the send buffer allows, and
+   * nothing was sent), sends it as two halves, each ending in an ack, until the parts fit. One message that
+   * cannot fit alone is reported as a KernelError EMSGSIZE.
+   */
+  #sendSplitting(bytes: Buffer, op: string): void {
+    try {
+      this.#t.send(bytes);
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EMSGSIZE') throw e;
+      const offs: number[] = [];
+      for (let off = 0; off + NLMSG_HDRLEN <= bytes.length;) {
+        const len = bytes.readUInt32LE(off);
+        if (len < NLMSG_HDRLEN) break;
+        offs.push(off);
+        off += (len + 3) & ~3;
+      }
+      if (offs.length < 2) {
+        throw new KernelError(constants.errno.EMSGSIZE, op, bytes.length >= NLMSG_HDRLEN ? bytes.readUInt32LE(8) : 0,
+          `one message of ${bytes.length} bytes is larger than the socket send buffer allows; nothing was sent`);
+      }
+      const mid = offs[offs.length >> 1]!;
+      const head = Buffer.from(bytes.subarray(0, mid));
+      const last = offs[(offs.length >> 1) - 1]!;
+      head.writeUInt16LE(head.readUInt16LE(last + 6) | NLM_F_ACK, last + 6); // its ack says the first half is done
+      this.#sendSplitting(head, op);
+      this.#sendSplitting(bytes.subarray(mid), op);
+    }
   }
 
   /** Sends one request and collects its reply messages (a dump's parts, or a single reply). */
@@ -277,10 +364,10 @@ export class NetlinkChannel {
     this.#check();
     this.#ensureStarted();
     return new Promise((resolve, reject) => {
-      const w: ReplyWaiter = { kind: 'reply', seq, op, chunks: [], count: 0, interrupted: false, resolve, reject };
+      const w: ReplyWaiter = { kind: 'reply', seq, op, chunks: [], count: 0, interrupted: false, sent: false, bytes, retries: 0, resolve, reject };
       this.#waiters.push(w);
       this.#armTimer();
-      try { this.#t.send(bytes); } catch (e) { this.#settle(w); reject(e); }
+      this.#dispatch(w, () => this.#t.send(bytes));
     });
   }
 

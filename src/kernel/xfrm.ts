@@ -42,6 +42,8 @@ export interface RecordFailure {
 
 export class XfrmKernel {
   readonly channel: NetlinkChannel;
+  /** One send buffer reused by every chunk of apply() (each chunk is acknowledged before the next is encoded). */
+  #scratch: Buffer = Buffer.alloc(0);
 
   constructor(channel: NetlinkChannel) {
     this.channel = channel;
@@ -53,7 +55,7 @@ export class XfrmKernel {
       sndbuf: opts.sndbuf ?? 8 << 20,
       rcvbuf: opts.rcvbuf ?? 8 << 20,
     });
-    return new XfrmKernel(new NetlinkChannel(sock as Transport, { timeoutMs: opts.timeoutMs ?? 60000 }));
+    return new XfrmKernel(new NetlinkChannel(sock as Transport, { timeoutMs: opts.timeoutMs ?? 60000, ...(opts.netns ? { netns: opts.netns } : {}) }));
   }
 
   close(): void {
@@ -70,7 +72,8 @@ export class XfrmKernel {
     let next = first;
     while (next < end) {
       const seqBase = this.channel.allocSeq(0);
-      const enc = encodeXfrm(next, end, { seqBase, ack: false, maxBytes: chunkBytes });
+      if (this.#scratch.length < chunkBytes + 4096) this.#scratch = Buffer.allocUnsafe(chunkBytes + 4096);
+      const enc = encodeXfrm(next, end, { seqBase, ack: false, maxBytes: chunkBytes, into: this.#scratch });
       if (enc.consumed === 0) throw new Error('encoder made no progress');
       const count = enc.recordOfMessage.length;
       this.channel.allocSeq(count);

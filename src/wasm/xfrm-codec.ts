@@ -27,6 +27,9 @@ export interface EncodeOptions {
   ack?: boolean | 'ip';
   /** Stop before the output exceeds this many bytes (at least one message is always produced). */
   maxBytes?: number;
+  /** Copy the messages into this buffer when they fit (bytes is then a view of it): a loader reuses one
+   * buffer for every chunk instead of leaving a megabyte of garbage per send. */
+  into?: Buffer;
 }
 
 export interface EncodeResult {
@@ -44,7 +47,14 @@ export function encodeXfrm(first: number, end: number, opts: EncodeOptions = {})
   const fns = w.fns<XfrmExports>();
   const flags = opts.ack === true ? XENC_ACK : opts.ack === 'ip' ? XENC_IP_ACK : 0;
   const consumed = fns.xfrmEncode(first >>> 0, end >>> 0, (opts.seqBase ?? 0) >>> 0, flags, (opts.maxBytes ?? 0x7fffffff) >>> 0) >>> 0;
-  const bytes = w.copy(REGION_OUTPUT);
+  const len = w.regionLen(REGION_OUTPUT);
+  let bytes: Buffer;
+  if (opts.into && opts.into.length >= len) {
+    bytes = opts.into.subarray(0, len);
+    bytes.set(w.view(REGION_OUTPUT, 0, len));
+  } else {
+    bytes = w.copy(REGION_OUTPUT);
+  }
   const map = w.copy(REGION_MAP);
   const recordOfMessage = new Uint32Array(map.length >>> 2);
   for (let i = 0; i < recordOfMessage.length; i++) recordOfMessage[i] = map.readUInt32LE(i * 4);
