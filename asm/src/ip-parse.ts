@@ -23,7 +23,8 @@ import {
 } from "../shared/layout";
 import {
   IPD_INVARG, IPD_MISSARG, IPD_DUPARG, IPD_DUPARG2, IPD_INCOMPLETE, IPD_PREFIX, IPD_ADDR, IPD_PLAIN, IPD_USAGE,
-  IPD_UNKNOWN_CMD, IPD_UNKNOWN_OBJ, IPD_UNSUPPORTED, IPD_REPLAY_MAX, IPD_UNTERMINATED, IPD_TOO_MANY, IPD_CONTINUATION,
+  IPD_UNKNOWN_CMD, IPD_UNKNOWN_OBJ, IPD_UNSUPPORTED, IPD_MONITOR_ARG, IPO_MONITOR, IPS_HTHRESH4, IPS_HTHRESH6,
+  IPS_HTHRESH6_FIRST, IPM_ALL_NSID, IPM_FILE, K_HTHRESH4, K_HTHRESH6, K_IN, K_FWD, K_OUT, IPD_REPLAY_MAX, IPD_UNTERMINATED, IPD_TOO_MANY, IPD_CONTINUATION,
   IPO_XFRM, IPO_STATE, IPO_POLICY,
   K_XFRM_PROTO, K_ID, K_UPSPEC, K_SELECTOR, K_TMPL, K_ALGO_NAME, K_ALGO_KEYMAT, K_ALGO_ICV, K_ALGO_TRUNC, K_ALGO_TYPE,
   K_DIR, K_CTX, K_PTYPE, K_INDEX, K_COA, K_MIN, K_MAX, K_UNKNOWN, K_PROTO,
@@ -1194,6 +1195,76 @@ function policyFlush(): void {
   }
 }
 
+/** xfrm_spd_setinfo: [ hthresh4 LBITS RBITS ] [ hthresh6 LBITS RBITS ]. */
+function spdSet(): void {
+  while (N - K > 0) {
+    const six = weq(K, "hthresh6");
+    if (six || weq(K, "hthresh4")) {
+      const bit = six ? IPS_HTHRESH6 : IPS_HTHRESH4;
+      if ((FILT & bit) != 0) { duparg(six ? K_HTHRESH6 : K_HTHRESH4, K); return; }
+      if (six && (FILT & IPS_HTHRESH4) == 0) FILT |= IPS_HTHRESH6_FIRST;
+      FILT |= bit;
+      const lim: u64 = six ? 128 : 32;
+      if (!next()) return;
+      if (!getNum(K, 0, 0xff) || NUM > lim) { invarg(six ? 57 : 55, K); return; }
+      const l = <u32>NUM;
+      if (!next()) return;
+      if (!getNum(K, 0, 0xff) || NUM > lim) { invarg(six ? 58 : 56, K); return; }
+      store<u32>(REC + (six ? R_SPI_MAX : R_SPI_MIN), l | (<u32>NUM << 8));
+    } else { invarg(0, K); return; }
+    K++;
+  }
+}
+
+/** xfrm_spd_setdefault: DIR ACTION pairs, DIR in|fwd|out, ACTION block|accept (duplicates refused once set). */
+function spdSetDefault(): void {
+  while (N - K > 0) {
+    let shift: u32 = 0; let key: u32 = 0; let msg: u32 = 0;
+    if (weq(K, "in")) { shift = 0; key = K_IN; msg = 59; }
+    else if (weq(K, "fwd")) { shift = 8; key = K_FWD; msg = 60; }
+    else if (weq(K, "out")) { shift = 16; key = K_OUT; msg = 61; }
+    else { invarg(62, K); return; }
+    const cur = load<u32>(REC + R_SPI_MIN);
+    if (((cur >> shift) & 0xff) != 0) { duparg(key, K); return; }
+    if (!next()) return;
+    let v: u32 = 0;
+    if (weq(K, "block")) v = 1;
+    else if (weq(K, "accept")) v = 2;
+    else { invarg(msg, K); return; }
+    store<u32>(REC + R_SPI_MIN, cur | (v << shift));
+    K++;
+  }
+}
+
+/** do_xfrm_monitor's arguments (ip/xfrm_monitor.c): file, nokeys, all, all-nsid, object names, help. */
+function monitorParse(): void {
+  let groups: u32 = 0xffffffff;
+  let picked: u32 = 0;
+  while (N - K > 0) {
+    if (wmatch(K, "file")) {
+      if (!next()) return;
+      const n = wlen(K);
+      const off = append(REGION_BLOB, n);
+      memory.copy(at(REGION_BLOB, off), IN + unchecked(WS[K]), n);
+      store<u32>(REC + R_CTX_OFF, off);
+      store<u32>(REC + R_CTX_LEN, n);
+      FILT |= IPM_FILE;
+    } else if (weq(K, "nokeys")) FILT |= IPF_NOKEYS;
+    else if (weq(K, "all")) { /* fall out */ }
+    else if (wmatch(K, "all-nsid")) FILT |= IPM_ALL_NSID;
+    else if (wmatch(K, "acquire")) { picked |= 1 << 0; groups = 0; }
+    else if (wmatch(K, "expire")) { picked |= 1 << 1; groups = 0; }
+    else if (wmatch(K, "SA")) { picked |= 1 << 2; groups = 0; }
+    else if (wmatch(K, "aevent")) { picked |= 1 << 4; groups = 0; }
+    else if (wmatch(K, "policy")) { picked |= 1 << 3; groups = 0; }
+    else if (wmatch(K, "report")) { picked |= 1 << 5; groups = 0; }
+    else if (wmatch(K, "help")) { diag(IPD_USAGE, -1, IPO_MONITOR, 0); return; }
+    else { diag(IPD_MONITOR_ARG, K, 0, 0); return; }
+    K++;
+  }
+  store<u32>(REC + R_SPI_MAX, groups | picked);
+}
+
 function doPolicy(): void {
   if (N - K < 1) { store<u32>(REC + R_AUX, IPC_SP_LIST); policyListOrDeleteall(false); return; }
   const c = K; K++;
@@ -1205,8 +1276,8 @@ function doPolicy(): void {
   if (wmatch(c, "get")) { store<u32>(REC + R_AUX, IPC_SP_GET); policyGetOrDelete(false); return; }
   if (wmatch(c, "flush")) { store<u32>(REC + R_AUX, IPC_SP_FLUSH); policyFlush(); return; }
   if (wmatch(c, "count")) { store<u32>(REC + R_AUX, IPC_SP_COUNT); return; }
-  if (wmatch(c, "set")) { store<u32>(REC + R_AUX, IPC_SP_SET); return; }
-  if (wmatch(c, "setdefault")) { store<u32>(REC + R_AUX, IPC_SP_SETDEFAULT); return; }
+  if (wmatch(c, "set")) { store<u32>(REC + R_AUX, IPC_SP_SET); spdSet(); return; }
+  if (wmatch(c, "setdefault")) { store<u32>(REC + R_AUX, IPC_SP_SETDEFAULT); spdSetDefault(); return; }
   if (wmatch(c, "getdefault")) { store<u32>(REC + R_AUX, IPC_SP_GETDEFAULT); return; }
   if (wmatch(c, "help")) { diag(IPD_USAGE, -1, IPO_POLICY, 0); return; }
   diag(IPD_UNKNOWN_CMD, c, IPO_POLICY, 0);
@@ -1250,7 +1321,7 @@ function parseLine(srcStart: u32, srcEnd: u32): bool {
       const o = K; K++;
       if (wmatch(o, "state") || wmatch(o, "sa")) doState();
       else if (wmatch(o, "policy")) doPolicy();
-      else if (wmatch(o, "monitor")) store<u32>(REC + R_AUX, IPC_MONITOR);
+      else if (wmatch(o, "monitor")) { store<u32>(REC + R_AUX, IPC_MONITOR); monitorParse(); }
       else diag(IPD_USAGE, -1, IPO_XFRM, 0);
     }
   }

@@ -3,13 +3,16 @@
 // XfrmKernel, printing kernel errors as ip does (lib/libnetlink.c: "RTNETLINK answers: …" / "Error: extack."), and
 // -batch (lib/utils.c do_batch: consecutive modifying lines go to the kernel in one sendmsg; a list ends the batch).
 import { readFileSync } from 'node:fs';
-import { XfrmKernel } from '../kernel/xfrm.js';
+import { XfrmKernel, markRecords, restoreRecords } from '../kernel/xfrm.js';
 import { KernelError, setStrerror } from '../kernel/errors.js';
 import { strerror as nativeStrerror } from '../native/index.js';
 import { parseIpArgv, parseIpBatch, ipDiagText, type IpParseResult } from '../wasm/ip-parse.js';
 import { readRecord } from '../wasm/records.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
-import { formatIpStates, formatIpPolicies } from '../wasm/ip-format.js';
+import { formatIpStates, formatIpPolicies, formatIpMonitor, formatIpCount, formatIpDefault, ipDeleteallRecords, ipFilterPasses } from '../wasm/ip-format.js';
+import { infoRequest, spdSetRequest, defaultRequest } from '../wasm/ip-control.js';
+import { openNetlinkXfrm } from '../native/index.js';
+import * as X from '../../asm/shared/xfrm.js';
 import { recordToJson } from '../engine/json.js';
 import { applyAtomic } from '../engine/atomic.js';
 import { wasm } from '../wasm/index.js';
@@ -29,6 +32,10 @@ interface IpOptions {
   batch?: string;
   atomic: boolean;
   showKeys: boolean;
+  /** -t (1) / -ts (2): monitor timestamps. */
+  timestamp: number;
+  /** -rcvbuf SIZE (monitor socket). */
+  rcvbuf?: number;
 }
 
 /** ip.c matches(): opt is a non-empty prefix of full. */
@@ -56,7 +63,7 @@ function kindOf(i: number): number { const w = wasm(); return w.dv.getUint8(w.re
 
 export async function ipMain(argv: string[]): Promise<number> {
   setStrerror(nativeStrerror);
-  const o: IpOptions = { stats: 0, details: false, oneline: false, json: false, pretty: false, family: 0, force: false, atomic: false, showKeys: false };
+  const o: IpOptions = { stats: 0, details: false, oneline: false, json: false, pretty: false, family: 0, force: false, atomic: false, showKeys: false, timestamp: 0 };
   let args = argv.slice();
   try {
     while (args.length > 0) {
@@ -83,14 +90,20 @@ export async function ipMain(argv: string[]): Promise<number> {
       else if (matches(opt, '-details')) o.details = true;
       else if (matches(opt, '-resolve')) { /* no effect on xfrm */ }
       else if (matches(opt, '-oneline')) o.oneline = true;
-      else if (matches(opt, '-timestamp') || matches(opt, '-tshort')) { /* monitor only */ }
+      else if (matches(opt, '-timestamp')) o.timestamp = Math.max(o.timestamp, 1);
+      else if (matches(opt, '-tshort')) o.timestamp = 2;
       else if (matches(opt, '-Version')) { out('ip utility, iproute2-6.1.0 (keyfleet)\n'); return 0; }
       else if (matches(opt, '-force')) o.force = true;
       else if (matches(opt, '-batch')) o.batch = need();
       else if (matches(opt, '-brief')) { /* no effect */ }
       else if (matches(opt, '-json')) o.json = true;
       else if (matches(opt, '-pretty')) o.pretty = true;
-      else if (matches(opt, '-rcvbuf')) need();
+      else if (matches(opt, '-rcvbuf')) {
+        const v = need();
+        const n = /^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.test(v) ? Number(v) : NaN;
+        if (!(n >= 0 && n <= 0xffffffff)) { err(`Invalid rcvbuf size '${v}'\n`); throw new Exit(255); }
+        o.rcvbuf = n;
+      }
       else if (matches(opt, '-help')) { err(USAGE_IP); return 255; }
       else if (matches(opt, '-netns')) o.netns = need();
       else if (matches(opt, '-Numeric') || matches(opt, '-all')) { /* no effect */ }
@@ -185,45 +198,212 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null): P
   }
 }
 
-function printRecords(first: number, end: number, policy: boolean, o: IpOptions, nokeys: boolean): void {
+function printRecords(first: number, end: number, policy: boolean, o: IpOptions, nokeys: boolean, filter?: number): void {
   if (o.json) {
     const arr = [];
-    for (let i = first; i < end; i++) arr.push(recordToJson(readRecord(i), { showKeys: o.showKeys }));
+    const keep = filter === undefined ? null : ipFilterPasses(first, end, filter);
+    if (keep) for (const i of keep) arr.push(recordToJson(readRecord(i), { showKeys: o.showKeys && !nokeys }));
+    else for (let i = first; i < end; i++) arr.push(recordToJson(readRecord(i), { showKeys: o.showKeys && !nokeys }));
     out(JSON.stringify(arr, null, o.pretty ? 2 : undefined) + '\n');
     return;
   }
-  const opts = { stats: o.stats, details: o.details, oneline: o.oneline, nokeys, family: o.family };
+  const opts = { stats: o.stats, details: o.details, oneline: o.oneline, nokeys, family: o.family, ...(filter !== undefined ? { filter } : {}) };
   out(policy ? formatIpPolicies(first, end, opts) : formatIpStates(first, end, opts));
 }
 
-/** One non-batched record: get/allocspi (print the answer), list (dump + print), the rest not yet supported. */
+/** Decodes a reply's messages as records appended after the current ones; returns their range. */
+function decodeReply(chunks: Buffer[], keepAll = false): { first: number; end: number } {
+  const w = wasm();
+  const first = w.regionLen(REGION_RECORDS) / REC_SIZE;
+  for (const c of chunks) decodeXfrm(c, { append: true, keepAll });
+  return { first, end: w.regionLen(REGION_RECORDS) / REC_SIZE };
+}
+
+/** rtnl_talk without an answer: one acked request; a kernel error is thrown (ip: exit 2). */
+async function talk(k: XfrmKernel, build: (seq: number) => Buffer, op: string): Promise<void> {
+  const seq = k.channel.allocSeq(1);
+  const failed = await k.channel.transact(build(seq), seq, 1, op);
+  const e = failed.get(seq);
+  if (e) throw e;
+}
+
+/** rtnl_talk with an answer: the reply decoded as records. */
+async function ask(k: XfrmKernel, build: (seq: number) => Buffer, op: string, keepAll = false): Promise<{ first: number; end: number }> {
+  const seq = k.channel.allocSeq(1);
+  const reply = await k.channel.request(build(seq), seq, op);
+  return decodeReply(reply.chunks, keepAll);
+}
+
+/** One non-batched record: get/allocspi/count/getdefault (print the answer), set/setdefault, list, deleteall, monitor. */
 async function runOne(i: number, k: () => XfrmKernel, o: IpOptions): Promise<number> {
   const kind = kindOf(i);
   const aux = u32(i * REC_SIZE + R_AUX);
   const filt = u32(i * REC_SIZE + R_AUX2);
   if (kind === L.OP_SA_GET || kind === L.OP_SP_GET || kind === L.OP_SA_ALLOCSPI) {
     const reply = await k().requestRecord(i);
-    const w = wasm();
-    const first = w.regionLen(REGION_RECORDS) / REC_SIZE;
-    for (const c of reply.chunks) decodeXfrm(c, { append: true });
-    const end = w.regionLen(REGION_RECORDS) / REC_SIZE;
-    printRecords(first, end, kind === L.OP_SP_GET, o, false);
+    const r = decodeReply(reply.chunks);
+    printRecords(r.first, r.end, kind === L.OP_SP_GET, o, false);
     return 0;
   }
   if (kind === L.OP_SA_DUMP || kind === L.OP_SP_DUMP) {
-    // TODO(lead): userspace filters of ip's `filter` (R_AUX2 IPF_* bits, ip/xfrm_state.c xfrm_state_filter_match,
-    // ip/xfrm_policy.c xfrm_policy_filter_match) are parsed but not applied yet; unfiltered lists are exact.
-    if ((filt & D.IPF_USE) !== 0 && (filt & ~(D.IPF_USE | D.IPF_NOKEYS)) !== 0) {
-      err('keyfleet ip: list filters are not supported yet\n');
-      throw new Exit(1);
-    }
-    const r = await k().dump(kind === L.OP_SA_DUMP ? 'sa' : 'policy');
-    printRecords(r.first, r.end, kind === L.OP_SP_DUMP, o, (filt & D.IPF_NOKEYS) !== 0);
+    // the kernel filters SAs by address and proto (the request carries them), ip filters the rest as it prints
+    const r = await k().dump(kind === L.OP_SA_DUMP ? 'sa' : 'policy', { request: i });
+    printRecords(r.first, r.end, kind === L.OP_SP_DUMP, o, (filt & D.IPF_NOKEYS) !== 0, i);
     throw new Exit(0); // ip's list ends with exit(0): a batch stops here
   }
-  void aux;
-  err('keyfleet ip: this command is not supported yet (deleteall, count, set, setdefault, getdefault, monitor)\n');
+  if (kind === L.OP_SA_DELETEALL || kind === L.OP_SP_DELETEALL) {
+    await deleteall(i, kind === L.OP_SP_DELETEALL, k(), o);
+    throw new Exit(0);
+  }
+  switch (aux) {
+    case D.IPC_SA_COUNT: case D.IPC_SP_COUNT: {
+      const r = await ask(k(), (seq) => infoRequest(aux === D.IPC_SP_COUNT, seq), 'count');
+      if (r.end > r.first) out(formatIpCount(r.first, { stats: o.stats, oneline: o.oneline }).text);
+      return 0;
+    }
+    case D.IPC_SP_SET:
+      await talk(k(), (seq) => spdSetRequest(i, seq), 'policy set');
+      return 0;
+    case D.IPC_SP_SETDEFAULT:
+      await talk(k(), (seq) => defaultRequest(i, seq), 'policy setdefault');
+      return 0;
+    case D.IPC_SP_GETDEFAULT: {
+      const r = await ask(k(), (seq) => defaultRequest(null, seq), 'policy getdefault', true);
+      if (r.end > r.first) out(formatIpDefault(r.first));
+      return 0;
+    }
+    case D.IPC_MONITOR:
+      return await monitor(i, o);
+  }
+  err('keyfleet ip: this command is not supported\n');
   return 1;
+}
+
+/**
+ * `deleteall` as ip/xfrm_state.c and xfrm_policy.c do it: rounds of dump → filter (xfrm_*_keep) → one send of
+ * deletes, until a dump finds nothing to delete. -s -s narrates the rounds on stderr as ip does.
+ */
+async function deleteall(i: number, policy: boolean, k: XfrmKernel, o: IpOptions): Promise<void> {
+  for (let round = 0; ; round++) {
+    if (o.stats > 1) err(`Delete-all round = ${round}\n`);
+    const mark = markRecords();
+    const d = await k.dump(policy ? 'policy' : 'sa');
+    const del = ipDeleteallRecords(d.first, d.end, i);
+    if (del.end === del.first) {
+      restoreRecords(mark);
+      if (o.stats > 1) err('Delete-all completed\n');
+      return;
+    }
+    const r = await k.apply(del.first, del.end, { stopOnError: true });
+    restoreRecords(mark);
+    const f = r.failures[0];
+    if (f) {
+      // perror("Failed to send delete-all request") after rtnl_send_check saw the kernel's error
+      err(`Failed to send delete-all request${policy ? '' : '\n'}: ${nativeStrerror(f.error.errno)}\n`);
+      throw new Exit(1);
+    }
+    if (o.stats > 1) err(`Delete-all nlmsg count = ${del.end - del.first}\n`);
+  }
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const p2 = (n: number): string => String(n).padStart(2, '0');
+
+/** lib/utils.c print_timestamp: `Timestamp: <asctime> N usec` (-t) or `[YYYY-MM-DDTHH:MM:SS.uuuuuu] ` (-ts). */
+function timestampText(short: boolean): string {
+  const now = Date.now();
+  const d = new Date(now);
+  const usec = String((now % 1000) * 1000);
+  const hms = `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+  if (short) return `[${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}T${hms}.${usec.padStart(6, '0')}] `;
+  return `Timestamp: ${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${hms} ${d.getFullYear()} ${usec} usec\n`;
+}
+
+const GROUPS = [X.XFRMNLGRP_ACQUIRE, X.XFRMNLGRP_EXPIRE, X.XFRMNLGRP_SA, X.XFRMNLGRP_POLICY, X.XFRMNLGRP_AEVENTS,
+  X.XFRMNLGRP_REPORT, X.XFRMNLGRP_MIGRATE, X.XFRMNLGRP_MAPPING];
+
+/**
+ * `ip xfrm monitor` (ip/xfrm_monitor.c): joins the groups asked for and prints every event as ip does, -t/-ts
+ * timestamps and `[nsid current]` (all-nsid) in front. Beyond ip: when the kernel drops events (ENOBUFS), ip only
+ * says "netlink receive error" on stderr; we also print a gap line on stdout, re-dump the SAD and SPD (printed as
+ * `ip xfrm state list` / `policy list` would) between two marker lines, and go on.
+ */
+async function monitor(i: number, o: IpOptions): Promise<number> {
+  const filt = u32(i * REC_SIZE + R_AUX2);
+  const nokeys = (filt & D.IPF_NOKEYS) !== 0;
+  const allNsid = (filt & D.IPM_ALL_NSID) !== 0;
+  const prefix = (): string => (o.timestamp ? timestampText(o.timestamp > 1) : '') + (allNsid ? '[nsid current]' : '');
+  const fmt = { stats: o.stats, oneline: o.oneline, nokeys, family: o.family };
+  const w = wasm();
+  const printEvents = (first: number, end: number): void => {
+    if (o.json) {
+      for (let r = first; r < end; r++) out(JSON.stringify(recordToJson(readRecord(r), { showKeys: o.showKeys && !nokeys })) + '\n');
+      return;
+    }
+    if (!o.timestamp && !allNsid) { out(formatIpMonitor(first, end, fmt)); return; }
+    for (let r = first; r < end; r++) out(prefix() + formatIpMonitor(r, r + 1, fmt).toString('latin1'));
+  };
+  if (filt & D.IPM_FILE) {
+    // rtnl_from_file: a file of raw netlink messages (as `ip monitor` saves them)
+    const name = Buffer.from(w.u8.subarray(w.regionPtr(L.REGION_BLOB) + u32(i * REC_SIZE + L.R_CTX_OFF), w.regionPtr(L.REGION_BLOB) + u32(i * REC_SIZE + L.R_CTX_OFF) + u32(i * REC_SIZE + L.R_CTX_LEN))).toString('utf8');
+    let data: Buffer;
+    try { data = readFileSync(name); } catch (e) {
+      err(`Cannot fopen: ${nativeStrerror((e as NodeJS.ErrnoException).errno ?? 2)}\n`);
+      return 255;
+    }
+    const r = decodeReply([data], true);
+    printEvents(r.first, r.end);
+    return 0;
+  }
+  const mask = u32(i * REC_SIZE + L.R_SPI_MAX);
+  const groups = GROUPS.filter((g) => (mask & (1 << (g - 1))) !== 0);
+  const sock = openNetlinkXfrm({ ...(o.netns ? { netns: o.netns } : {}), groups, ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}) });
+  const base = markRecords();
+  let resyncing = false;
+  let lostAgain = false; // events dropped while re-dumping: the dump may predate them, so dump once more
+  let pending: Buffer[] = [];
+  const onData = (datagrams: Buffer[]): void => {
+    if (resyncing) { pending.push(...datagrams); return; }
+    for (const d of datagrams) {
+      const r = decodeReply([d], true);
+      printEvents(r.first, r.end);
+      restoreRecords(base);
+    }
+  };
+  const resync = async (): Promise<void> => {
+    resyncing = true;
+    out('keyfleet: events were lost (kernel receive buffer overflow, ENOBUFS); re-dumping the SAD and SPD\n');
+    const k = XfrmKernel.open(o.netns ? { netns: o.netns } : {});
+    try {
+      const sa = await k.dump('sa');
+      out(formatIpStates(sa.first, sa.end, fmt));
+      restoreRecords(base);
+      const sp = await k.dump('policy');
+      out(formatIpPolicies(sp.first, sp.end, fmt));
+      restoreRecords(base);
+      out('keyfleet: re-dump done; events follow\n');
+    } finally {
+      k.close();
+      resyncing = false;
+      const later = pending; pending = [];
+      onData(later);
+    }
+    if (lostAgain) { lostAgain = false; await resync(); }
+  };
+  return await new Promise<number>((resolve) => {
+    sock.start(onData, (e) => {
+      if (e.errno === -105 || e.errno === 105 || e.code === 'ENOBUFS') {
+        err(`netlink receive error ${nativeStrerror(105)} (105)\n`);
+        if (resyncing) lostAgain = true;
+        else resync().catch((x: unknown) => { err(`keyfleet ip: re-dump failed: ${(x as Error).message}\n`); });
+        return;
+      }
+      err(`netlink receive error ${nativeStrerror(e.errno)} (${Math.abs(e.errno)})\n`);
+      sock.close();
+      resolve(2);
+    });
+  });
 }
 
 const USAGE_IP = `Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }
@@ -242,4 +422,3 @@ where  OBJECT := { address | addrlabel | amt | fou | help | ila | ioam | l2tp |
                     -rc[vbuf] [size] | -n[etns] name | -N[umeric] | -a[ll] |
                     -c[olor]}
 `;
-void R_AUX2;

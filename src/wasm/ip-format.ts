@@ -3,7 +3,7 @@
 // text, and the host state that text depends on and wasm cannot see: the local time zone (strxf_time uses
 // localtime), /etc/protocols (getprotobynumber) and interface names (ll_index_to_name), handed to wasm.
 import { readFileSync, readdirSync } from 'node:fs';
-import { REGION_OUTPUT } from '../../asm/shared/layout.js';
+import { REGION_OUTPUT, REGION_RECORDS, REC_SIZE } from '../../asm/shared/layout.js';
 import { localZoneTable } from './local-zone.js';
 import { wasm } from './index.js';
 
@@ -21,6 +21,9 @@ interface IpFormatExports {
   ipFormatPolicies(first: number, end: number, flags: number): number;
   ipFormatMonitor(first: number, end: number, flags: number): number;
   ipFormatCount(index: number, flags: number): number;
+  ipFmtSetFilter(index: number): void;
+  ipDeleteallRecords(first: number, end: number): number;
+  ipFmtFilterMatch(index: number): number;
 }
 
 // Flag bits (asm/src/ip-format.ts IPF_*).
@@ -44,6 +47,11 @@ export interface IpFormatOptions {
   family?: number;
   /** Interface names for selector `dev` / offload `dev` (default: this process's /sys/class/net). */
   ifNames?: IfNameResolver;
+  /**
+   * Print only what passes ip's list filter: the index of the record the ip parser made for the `list` line
+   * (its fields and R_AUX2 mask bits are ip's `filter`: xfrm_state_filter_match / xfrm_policy_filter_match).
+   */
+  filter?: number;
 }
 
 export interface IpFormatConfig {
@@ -162,7 +170,9 @@ function flagsOf(o: IpFormatOptions): number {
 export function formatIpStates(first: number, end: number, opts: IpFormatOptions = {}): Buffer {
   ensureConfigured();
   loadIfNames(first, end, opts.ifNames);
+  fns().ipFmtSetFilter(opts.filter ?? -1);
   fns().ipFormatStates(first >>> 0, end >>> 0, flagsOf(opts));
+  fns().ipFmtSetFilter(-1);
   return wasm().copy(REGION_OUTPUT);
 }
 
@@ -170,7 +180,9 @@ export function formatIpStates(first: number, end: number, opts: IpFormatOptions
 export function formatIpPolicies(first: number, end: number, opts: IpFormatOptions = {}): Buffer {
   ensureConfigured();
   loadIfNames(first, end, opts.ifNames);
+  fns().ipFmtSetFilter(opts.filter ?? -1);
   fns().ipFormatPolicies(first >>> 0, end >>> 0, flagsOf(opts));
+  fns().ipFmtSetFilter(-1);
   return wasm().copy(REGION_OUTPUT);
 }
 
@@ -199,4 +211,28 @@ export function formatIpCount(index: number, opts: IpFormatOptions = {}): { text
   ensureConfigured();
   const ok = fns().ipFormatCount(index >>> 0, flagsOf(opts)) !== 0;
   return { text: wasm().copy(REGION_OUTPUT), ok };
+}
+
+/**
+ * `deleteall` (xfrm_state_keep / xfrm_policy_keep): appends a delete record for each dumped record of [first, end)
+ * that passes the filter record `filter` (one 8 KiB round's worth for policies, as ip sends them). Returns the
+ * range of the appended records.
+ */
+export function ipDeleteallRecords(first: number, end: number, filter: number): { first: number; end: number } {
+  const w = wasm();
+  const start = w.regionLen(REGION_RECORDS) / REC_SIZE;
+  fns().ipFmtSetFilter(filter);
+  const n = fns().ipDeleteallRecords(first >>> 0, end >>> 0);
+  fns().ipFmtSetFilter(-1);
+  return { first: start, end: start + n };
+}
+
+/** The records of [first, end) that pass the list filter record `filter` (for -j output, which skips the printers). */
+export function ipFilterPasses(first: number, end: number, filter: number): number[] {
+  const f = fns();
+  const out: number[] = [];
+  f.ipFmtSetFilter(filter);
+  for (let i = first; i < end; i++) if (f.ipFmtFilterMatch(i) !== 0) out.push(i);
+  f.ipFmtSetFilter(-1);
+  return out;
 }
