@@ -8,6 +8,7 @@ import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchIp } from './ip.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const argv = process.argv.slice(2);
@@ -168,6 +169,7 @@ try {
   if (process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0) {
     benchApply();
     benchList();
+    await benchIp({ timed, record, withNetns, sh, note, tty, policyCount, work, reps, big, opt, argv });
   } else {
     console.log('SKIPPED netns benchmarks: they need root and `ip netns`');
   }

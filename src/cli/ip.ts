@@ -130,24 +130,75 @@ async function runBatch(o: IpOptions): Promise<number> {
     err(`Cannot open file "${name}" for reading: ${nativeStrerror((e as NodeJS.ErrnoException).errno ? -(e as NodeJS.ErrnoException).errno! : 2)}\n`);
     return 1;
   }
-  wasm().exports.resetAll();
-  const res = parseIpBatch(text, o.family, true);
+  const session: Session = { kernel: null, lineBase: 0 };
   try {
-    return await execute(res, o, name);
+    if (o.atomic) {
+      // all or nothing needs every record at once (pre-images, inverse operations)
+      wasm().exports.resetAll();
+      return await execute(parseIpBatch(text, o.family, true), o, name, session);
+    }
+    // Parse and run the file a few MiB at a time: memory stays bounded whatever the file's size, and the
+    // semantics are ip's (lines run in order; a list, an error or the end of the file ends the batch).
+    let off = 0;
+    for (;;) {
+      const end = chunkEnd(text, off, BATCH_CHUNK);
+      wasm().exports.resetAll();
+      const chunk = text.subarray(off, end);
+      const res = parseIpBatch(chunk, o.family, true);
+      const code = await execute(res, o, name, session);
+      if (code !== 0 || res.diags.length > 0 || res.consumed < chunk.length || end >= text.length) return code;
+      session.lineBase += countLines(chunk);
+      off = end;
+    }
   } catch (e) {
     if (e instanceof Exit) return e.code;
     throw e;
+  } finally {
+    session.kernel?.close();
   }
+}
+
+const BATCH_CHUNK = 1 << 20;
+
+/** Where a batch chunk starting at `off` may end: after a newline that does not continue the line (`\`). */
+function chunkEnd(text: Buffer, off: number, size: number): number {
+  if (text.length - off <= size) return text.length;
+  let i = text.lastIndexOf(0x0a, off + size - 1);
+  while (i > off && text[i - 1] === 0x5c) i = text.lastIndexOf(0x0a, i - 1);
+  if (i <= off) {
+    // one logical line longer than a chunk: take it whole
+    i = off + size;
+    for (;;) {
+      i = text.indexOf(0x0a, i);
+      if (i < 0) return text.length;
+      if (text[i - 1] !== 0x5c) break;
+      i++;
+    }
+  }
+  return i + 1;
+}
+
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
+/** What the chunks of one batch share: the kernel channel, and the line number the current chunk starts after. */
+interface Session {
+  kernel: XfrmKernel | null;
+  lineBase: number;
 }
 
 /**
  * Runs records [first, end) in order: runs of modifying records go to the kernel together (one sendmsg per MiB),
  * reads one by one; then the parser's diagnostic (the line ip would have stopped at), if any.
  */
-async function execute(res: IpParseResult, o: IpOptions, file: string | null): Promise<number> {
-  let kernel: XfrmKernel | null = null;
-  const k = (): XfrmKernel => (kernel ??= XfrmKernel.open(o.netns ? { netns: o.netns } : {}));
-  const where = (i: number): string => (file !== null ? `${file}:${u32(i * REC_SIZE + R_LINE)}: ` : '');
+async function execute(res: IpParseResult, o: IpOptions, file: string | null, session?: Session): Promise<number> {
+  const own = session === undefined;
+  const ss: Session = session ?? { kernel: null, lineBase: 0 };
+  const k = (): XfrmKernel => (ss.kernel ??= XfrmKernel.open(o.netns ? { netns: o.netns } : {}));
+  const where = (i: number): string => (file !== null ? `${file}:${ss.lineBase + u32(i * REC_SIZE + R_LINE)}: ` : '');
   try {
     if (o.atomic && res.end > res.first && res.diags.length === 0) {
       // --atomic: all modifying lines or none (src/engine/atomic.ts); reads in the batch are not printed
@@ -184,8 +235,8 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null): P
       const t = ipDiagText(d);
       err(t.stderr);
       if (file !== null) {
-        err(`${file}:${d.line}: ${t.stderr.split('\n')[0]}\n`);
-        if (t.soft) err(`Command failed ${file}:${d.line}\n`);
+        err(`${file}:${ss.lineBase + d.line}: ${t.stderr.split('\n')[0]}\n`);
+        if (t.soft) err(`Command failed ${file}:${ss.lineBase + d.line}\n`);
       }
       return t.exit;
     }
@@ -194,7 +245,7 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null): P
     if (e instanceof KernelError) { err(kernelErrorText(e)); return 2; }
     throw e;
   } finally {
-    (kernel as XfrmKernel | null)?.close();
+    if (own) { ss.kernel?.close(); ss.kernel = null; }
   }
 }
 

@@ -212,7 +212,7 @@ export const LINES: string[] = [
   // monitor arguments that end before listening
   'xfrm monitor help', 'xfrm monitor bogus', 'xfrm monitor nokeys frob', 'xfrm monitor file',
   'xfrm monitor file /nonexistent/kf-monitor', 'xfrm monitor all-nsid help', 'xfrm monitor SA policy bogus',
-  'xfrm policy flush', 'xfrm policy setdefault in accept fwd accept out accept',
+  'xfrm policy flush', 'xfrm policy flush ptype sub', 'xfrm policy count', 'xfrm policy setdefault in accept fwd accept out accept',
 ];
 
 function run(cmd: string[], input?: string): { out: string; err: string; code: number } {
@@ -262,6 +262,24 @@ test('-batch: a list ends the batch with status 0, a kernel error stops it with 
   const b2 = run([bin, 'ip', '-force', '-n', B, '-batch', '-'], dup);
   assert.is(b2.code, a2.code);
   assert.ok(b2.err.startsWith(a2.err), b2.err);
+  same += 2;
+  for (const ns of [A, B]) run(['ip', '-n', ns, 'xfrm', 'policy', 'flush']);
+});
+
+test('-batch of 30,000 lines (parsed in 1 MiB pieces): an error past the first piece stops at the same line with the same state', () => {
+  const lines: string[] = [];
+  for (let i = 0; i < 30000; i++) lines.push(`xfrm policy add src 10.${i >> 8}.${i & 255}.0/24 dst 10.200.0.0/24 dir out`);
+  lines[25000] = 'xfrm policy add src 10.1.1.0/24 dst 10.200.0.0/24 dir sideways';
+  const text = lines.join('\n') + '\n';
+  const a = run(['ip', '-n', A, '-batch', '-'], text);
+  const b = run([bin, 'ip', '-n', B, '-batch', '-'], text);
+  assert.is(b.code, a.code);
+  assert.is(b.out, a.out);
+  assert.ok(b.err.startsWith(a.err), b.err);
+  assert.match(b.err, /^-:25001: Error: argument "sideways" is wrong/m);
+  const count = (ns: string): string => run(['ip', '-n', ns, 'xfrm', 'policy', 'count']).out;
+  assert.is(count(B), count(A));
+  assert.match(count(A), /OUT 25000 /, count(A));
   same += 2;
   for (const ns of [A, B]) run(['ip', '-n', ns, 'xfrm', 'policy', 'flush']);
 });
