@@ -95,6 +95,8 @@ export const IP_MSG = [
   "fwd policy value is invalid",                                              // 60
   "out policy value is invalid",                                              // 61
   "unknown direction",                                                        // 62
+  "value after \"offload dev\" is invalid",                                   // 63
+  "value after \"offload dir\" is invalid",                                   // 64
 ];
 
 // ---- missarg / duparg keys ----

@@ -14,7 +14,8 @@ import {
   R_ENCAP_OA, R_CTX_DOI, R_CTX_ALG, R_CTX_OFF, R_CTX_LEN, R_MARK_V, R_MARK_M, R_IFID, R_EXTRA_FLAGS, R_TMPL_OFF,
   R_TMPL_COUNT, R_REPLAY_WIN, R_SPI_MIN, R_SPI_MAX, R_AUX, R_AUX2, R_REPLAY_SEQ, R_REPLAY_OSEQ, R_ATTR_ORDER,
   RF_HAS_MARK, RF_HAS_IFID, RF_AUTH_TRUNC, RF_HAS_ENCAP, RF_HAS_CTX, RF_HAS_PTYPE, RF_HAS_SEL, RF_HAS_DIR,
-  RF_HAS_INDEX, RF_HAS_PRIORITY, RF_HAS_SPI, RF_HAS_PROTO,
+  RF_HAS_INDEX, RF_HAS_PRIORITY, RF_HAS_SPI, RF_HAS_PROTO, RF_HAS_OFFLOAD, RF_HAS_COA, AO_COA, R_TFCPAD, R_SET_MARK_V,
+  R_SET_MARK_M, R_OFFLOAD_IFINDEX, R_OFFLOAD_FLAGS, R_COA_OFF, R_REPLAY_SEQ_HI, R_REPLAY_OSEQ_HI,
   OP_NONE, OP_SA_ADD, OP_SA_UPDATE, OP_SA_DELETE, OP_SA_GET, OP_SA_DELETEALL, OP_SA_FLUSH, OP_SA_DUMP, OP_SA_ALLOCSPI,
   OP_SP_ADD, OP_SP_UPDATE, OP_SP_DELETE, OP_SP_GET, OP_SP_FLUSH, OP_SP_DUMP, OP_SP_DELETEALL,
   AO_AUTH, AO_ENC, AO_AEAD, AO_COMP, AO_ENCAP, AO_CTX,
@@ -516,6 +517,32 @@ function upspecParse(sel: usize): void {
   if (grekey && p != 47) { plain(4, p); return; }
 }
 
+// ---------------------------------------------------------------- interface names (ll_name_to_index)
+// The target netns's links, handed in by TypeScript (an RTM_GETLINK dump) before parsing: [i32 index][u8 len][name].
+const PIF_MAX = 1024;
+const PIF_BUF: usize = memory.data(PIF_MAX * 24, 8);
+let pifCount: i32 = 0;
+export function ipParseIfBuffer(): usize { return PIF_BUF; }
+export function ipParseIfMax(): i32 { return PIF_MAX; }
+export function ipParseSetIfCount(n: i32): void { pifCount = n < 0 ? 0 : (n > PIF_MAX ? PIF_MAX : n); }
+
+/** lib/ll_map.c ll_name_to_index: a link of that name, else sscanf(name, "if%u"), else 0. */
+function nameToIndex(k: i32): i32 {
+  const n = wlen(k);
+  for (let i = 0; i < pifCount; i++) {
+    const e = PIF_BUF + <usize>i * 24;
+    if (<u32>load<u8>(e + 4) != n) continue;
+    if (memory.compare(e + 5, IN + unchecked(WS[k]), n) == 0) return load<i32>(e);
+  }
+  if (n < 3 || wc(k, 0) != 0x69 || wc(k, 1) != 0x66) return 0;
+  let j: u32 = 2;
+  while (j < n && (wc(k, j) == 0x20 || (wc(k, j) >= 9 && wc(k, j) <= 13))) j++;
+  if (j < n && wc(k, j) == 0x2b) j++;
+  let v: u32 = 0; let any = false;
+  while (j < n && wc(k, j) >= 0x30 && wc(k, j) <= 0x39) { v = v * 10 + (wc(k, j) - 0x30); j++; any = true; }
+  return any ? <i32>v : 0;
+}
+
 /** xfrm_selector_parse into the selector at sel. */
 function selectorParse(sel: usize): void {
   const k0 = K;
@@ -543,7 +570,11 @@ function selectorParse(sel: usize): void {
     } else if (weq(K, "dev")) {
       if (!next()) return;
       if (weq(K, "none")) store<i32>(sel + SEL_IFINDEX, 0);
-      else { diag(IPD_UNSUPPORTED, K, 0, 0); return; } // ll_name_to_index: keyfleet does not resolve devices yet
+      else {
+        const idx = nameToIndex(K);
+        if (idx <= 0) { invarg(14, K); return; }
+        store<i32>(sel + SEL_IFINDEX, idx);
+      }
       FILT |= IPF_SEL_DEV;
     } else {
       if (upspec) { K--; break; }
@@ -708,7 +739,7 @@ function stateModify(update: bool): void {
     } else if (weq(K, "replay-seq-hi")) {
       if (!next()) return;
       if (!getNum(K, 0, 0xffffffff)) { invarg(33, K); return; }
-      if (NUM != 0) { diag(IPD_UNSUPPORTED, K - 1, 0, 0); return; }
+      store<u32>(REC + R_REPLAY_SEQ_HI, <u32>NUM);
     } else if (weq(K, "replay-oseq")) {
       if (!next()) return;
       if (!getNum(K, 0, 0xffffffff)) { invarg(34, K); return; }
@@ -716,7 +747,7 @@ function stateModify(update: bool): void {
     } else if (weq(K, "replay-oseq-hi")) {
       if (!next()) return;
       if (!getNum(K, 0, 0xffffffff)) { invarg(35, K); return; }
-      if (NUM != 0) { diag(IPD_UNSUPPORTED, K - 1, 0, 0); return; }
+      store<u32>(REC + R_REPLAY_OSEQ_HI, <u32>NUM);
     } else if (weq(K, "flag")) { if (!next()) return; stateFlagParse(REC + R_SAFLAGS); }
     else if (weq(K, "extra-flag")) {
       if (!next()) return;
@@ -767,14 +798,49 @@ function stateModify(update: bool): void {
       if (!next()) return;
       const f = getPrefix(K, PF); if (E) return;
       if (f == 0) { invarg(38, K); return; }
+      const off = append(REGION_BLOB, 16);
+      memory.copy(at(REGION_BLOB, off), changetype<usize>(ADDR), 16);
+      store<u32>(REC + R_COA_OFF, off);
+      setFlag(RF_HAS_COA);
+      pushOrder(AO_COA);
     } else if (weq(K, "ctx")) {
       if (sctxp) { duparg(K_CTX, K); return; }
       sctxp = true;
       if (!next()) return;
       ctxParse();
       pushOrder(AO_CTX);
-    } else if (weq(K, "offload") || weq(K, "output-mark") || weq(K, "tfcpad")) {
-      diag(IPD_UNSUPPORTED, K, 0, 0); return;
+    } else if (weq(K, "offload")) {
+      if (!next()) return;
+      if (weq(K, "dev")) {
+        if (!next()) return;
+        const idx = nameToIndex(K);
+        if (idx == 0) { invarg(63, K); return; }
+        store<i32>(REC + R_OFFLOAD_IFINDEX, idx);
+        if (!next()) return;
+      }
+      if (weq(K, "dir")) {
+        if (!next()) return;
+        if (weq(K, "in")) store<u32>(REC + R_OFFLOAD_FLAGS, 2); // XFRM_OFFLOAD_INBOUND
+        else if (weq(K, "out")) store<u32>(REC + R_OFFLOAD_FLAGS, 0);
+        else { invarg(46, K); return; }
+      } else { invarg(64, K); return; }
+      setFlag(RF_HAS_OFFLOAD);
+    } else if (weq(K, "output-mark")) {
+      if (!next()) return;
+      if (!getNum(K, 0, 0xffffffff)) { invarg(41, K); return; }
+      store<u32>(REC + R_SET_MARK_V, <u32>NUM);
+      if (N - K > 1) {
+        if (!next()) return;
+        if (weq(K, "mask")) {
+          if (!next()) return;
+          if (!getNum(K, 0, 0xffffffff)) { invarg(54, K); return; }
+          store<u32>(REC + R_SET_MARK_M, <u32>NUM);
+        } else K--;
+      }
+    } else if (weq(K, "tfcpad")) {
+      if (!next()) return;
+      if (!getNum(K, 0, 0xffffffff)) { invarg(40, K); return; }
+      store<u32>(REC + R_TFCPAD, <u32>NUM);
     } else if (weq(K, "if_id")) {
       if (!next()) return;
       if (!getNum(K, 0, 0xffffffff)) { invarg(39, K); return; }
@@ -832,8 +898,6 @@ function stateModify(update: bool): void {
     if (mode == 0) { plain(16, proto); return; }
     if (mode != 2 && mode != 3) { plain(8, proto); return; }
     if (!coap) { plain(17, proto); return; }
-    diag(IPD_UNSUPPORTED, -1, 0, 0); // XFRMA_COADDR: the encoder has no slot for it
-    return;
   } else if (coap) { plain(18, proto); return; }
 }
 

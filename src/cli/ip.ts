@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { XfrmKernel, markRecords, restoreRecords } from '../kernel/xfrm.js';
 import { KernelError, setStrerror } from '../kernel/errors.js';
 import { strerror as nativeStrerror } from '../native/index.js';
-import { parseIpArgv, parseIpBatch, ipDiagText, type IpParseResult } from '../wasm/ip-parse.js';
+import { parseIpArgv, parseIpBatch, ipDiagText, setIpParseLinks, type IpParseResult } from '../wasm/ip-parse.js';
 import { readRecord } from '../wasm/records.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
-import { formatIpStates, formatIpPolicies, formatIpMonitor, formatIpCount, formatIpDefault, ipDeleteallRecords, ipFilterPasses } from '../wasm/ip-format.js';
+import { formatIpStates, formatIpPolicies, formatIpMonitor, formatIpCount, formatIpDefault, ipDeleteallRecords, ipFilterPasses, linkNames } from '../wasm/ip-format.js';
 import { infoRequest, spdSetRequest, defaultRequest } from '../wasm/ip-control.js';
 import { openNetlinkXfrm } from '../native/index.js';
 import * as X from '../../asm/shared/xfrm.js';
@@ -36,6 +36,19 @@ interface IpOptions {
   timestamp: number;
   /** -rcvbuf SIZE (monitor socket). */
   rcvbuf?: number;
+  /** The target netns's links (index → name), fetched on first use. */
+  links?: Map<number, string>;
+}
+
+/** ll_map: the links of the target netns, for `dev NAME` in arguments and `dev NAME` in printed selectors. */
+function linksOf(o: IpOptions): Map<number, string> {
+  return (o.links ??= linkNames(o.netns));
+}
+
+/** Hand the parser the link names when the input may name a device. */
+function prepareParse(o: IpOptions, text: Buffer | string[]): void {
+  const mayName = Array.isArray(text) ? text.includes('dev') : text.includes('dev');
+  if (mayName) setIpParseLinks(linksOf(o));
 }
 
 /** ip.c matches(): opt is a non-empty prefix of full. */
@@ -113,6 +126,7 @@ export async function ipMain(argv: string[]): Promise<number> {
     if (o.batch !== undefined) return await runBatch(o);
     if (args.length === 0) { err(USAGE_IP); return 255; }
     wasm().exports.resetAll();
+    prepareParse(o, args);
     const res = parseIpArgv(args, o.family);
     return await execute(res, o, null);
   } catch (e) {
@@ -131,6 +145,7 @@ async function runBatch(o: IpOptions): Promise<number> {
     return 1;
   }
   const session: Session = { kernel: null, lineBase: 0 };
+  prepareParse(o, text);
   try {
     if (o.atomic) {
       // all or nothing needs every record at once (pre-images, inverse operations)
@@ -258,7 +273,10 @@ function printRecords(first: number, end: number, policy: boolean, o: IpOptions,
     out(JSON.stringify(arr, null, o.pretty ? 2 : undefined) + '\n');
     return;
   }
-  const opts = { stats: o.stats, details: o.details, oneline: o.oneline, nokeys, family: o.family, ...(filter !== undefined ? { filter } : {}) };
+  const opts = {
+    stats: o.stats, details: o.details, oneline: o.oneline, nokeys, family: o.family, ifNames: (i: number) => linksOf(o).get(i),
+    ...(filter !== undefined ? { filter } : {}),
+  };
   out(policy ? formatIpPolicies(first, end, opts) : formatIpStates(first, end, opts));
 }
 
@@ -385,7 +403,7 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
   const nokeys = (filt & D.IPF_NOKEYS) !== 0;
   const allNsid = (filt & D.IPM_ALL_NSID) !== 0;
   const prefix = (): string => (o.timestamp ? timestampText(o.timestamp > 1) : '') + (allNsid ? '[nsid current]' : '');
-  const fmt = { stats: o.stats, oneline: o.oneline, nokeys, family: o.family };
+  const fmt = { stats: o.stats, oneline: o.oneline, nokeys, family: o.family, ifNames: (x: number) => linksOf(o).get(x) };
   const w = wasm();
   const printEvents = (first: number, end: number): void => {
     if (o.json) {

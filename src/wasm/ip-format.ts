@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { REGION_OUTPUT, REGION_RECORDS, REC_SIZE } from '../../asm/shared/layout.js';
 import { localZoneTable } from './local-zone.js';
+import { openNetlinkRoute } from '../native/index.js';
 import { wasm } from './index.js';
 
 interface IpFormatExports {
@@ -129,6 +130,50 @@ export function localIfNames(): Map<number, string> {
       } catch { /* vanished meanwhile */ }
     }
   } catch { /* no sysfs: ip would print if<N> too */ }
+  return m;
+}
+
+const RTM_GETLINK = 18;
+const IFLA_IFNAME = 3;
+
+/**
+ * The links of a network namespace as ip sees them there (an RTM_GETLINK dump over NETLINK_ROUTE in that netns):
+ * index → name. Without netns: this process's namespace.
+ */
+export function linkNames(netns?: string): Map<number, string> {
+  const m = new Map<number, string>();
+  const sock = openNetlinkRoute(netns ? { netns } : {});
+  try {
+    const req = Buffer.alloc(32); // nlmsghdr + struct ifinfomsg (16)
+    req.writeUInt32LE(32, 0);
+    req.writeUInt16LE(RTM_GETLINK, 4);
+    req.writeUInt16LE(0x301, 6); // NLM_F_REQUEST | NLM_F_DUMP
+    req.writeUInt32LE(1, 8);
+    sock.send(req);
+    for (let done = false; !done;) {
+      const got = sock.recvSync(5000);
+      if (got.length === 0) break;
+      for (const d of got) {
+        for (let off = 0; off + 16 <= d.length;) {
+          const len = d.readUInt32LE(off), type = d.readUInt16LE(off + 4);
+          if (len < 16 || off + len > d.length) break;
+          if (type === 3 || type === 2) { done = true; break; } // NLMSG_DONE / NLMSG_ERROR
+          if (type === 16 && len >= 32) { // RTM_NEWLINK: ifinfomsg.ifi_index at 4, then attributes
+            const idx = d.readInt32LE(off + 20);
+            for (let a = off + 32; a + 4 <= off + len;) {
+              const alen = d.readUInt16LE(a), atype = d.readUInt16LE(a + 2) & 0x3fff;
+              if (alen < 4) break;
+              if (atype === IFLA_IFNAME) m.set(idx, d.toString('latin1', a + 4, a + alen).replace(/\0.*$/s, ''));
+              a += (alen + 3) & ~3;
+            }
+          }
+          off += (len + 3) & ~3;
+        }
+      }
+    }
+  } finally {
+    sock.close();
+  }
   return m;
 }
 

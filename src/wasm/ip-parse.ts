@@ -8,6 +8,27 @@ import { wasm } from './index.js';
 interface IpParseExports {
   ipParse(len: number, family: number, flags: number): number;
   ipParseConsumed(): number;
+  ipParseIfBuffer(): number;
+  ipParseIfMax(): number;
+  ipParseSetIfCount(n: number): void;
+}
+
+/** The links `dev NAME` / `offload dev NAME` resolve against (ll_name_to_index in the target netns): index → name. */
+export function setIpParseLinks(links: Map<number, string>): void {
+  const w = wasm();
+  const f = w.fns<IpParseExports>();
+  const buf = f.ipParseIfBuffer() >>> 0;
+  const max = f.ipParseIfMax();
+  let n = 0;
+  for (const [idx, name] of links) {
+    const b = Buffer.from(name, 'latin1');
+    if (n >= max || b.length > 19) continue;
+    w.dv.setInt32(buf + 24 * n, idx, true);
+    w.u8[buf + 24 * n + 4] = b.length;
+    w.u8.set(b, buf + 24 * n + 5);
+    n++;
+  }
+  f.ipParseSetIfCount(n);
 }
 
 export interface IpDiag {
