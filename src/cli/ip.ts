@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { XfrmKernel, markRecords, restoreRecords } from '../kernel/xfrm.js';
 import { KernelError, setStrerror } from '../kernel/errors.js';
 import { strerror as nativeStrerror } from '../native/index.js';
-import { parseIpArgv, parseIpBatch, ipDiagText, setIpParseLinks, type IpParseResult } from '../wasm/ip-parse.js';
+import { parseIpArgv, parseIpBatch, ipDiagText, setIpParseLinks, xfrmProtoName, type IpParseResult } from '../wasm/ip-parse.js';
 import { readRecord } from '../wasm/records.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
 import { formatIpStates, formatIpPolicies, formatIpMonitor, formatIpCount, formatIpDefault, ipDeleteallRecords, ipFilterPasses, linkNames } from '../wasm/ip-format.js';
@@ -230,7 +230,13 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null, se
     while (i < res.end) {
       if (MODIFYING.has(kindOf(i))) {
         let j = i;
-        while (j < res.end && MODIFYING.has(kindOf(j))) j++;
+        // -s -s: ip narrates each flush on stderr before sending it, so a flush goes alone
+        const narrated = (x: number): boolean => o.stats > 1 && (kindOf(x) === L.OP_SA_FLUSH || kindOf(x) === L.OP_SP_FLUSH);
+        if (narrated(i)) {
+          j = i + 1;
+          err(kindOf(i) === L.OP_SP_FLUSH ? 'Flush policy\n'
+            : `Flush state with XFRM-PROTO value "${xfrmProtoName(wasm().dv.getUint8(wasm().regionPtr(REGION_RECORDS) + i * REC_SIZE + L.R_PROTO))}"\n`);
+        } else while (j < res.end && MODIFYING.has(kindOf(j)) && !narrated(j)) j++;
         const r = await k().apply(i, j, { stopOnError: true });
         const f = r.failures[0];
         if (f) {

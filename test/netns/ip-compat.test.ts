@@ -227,7 +227,7 @@ export const LINES: string[] = [
   // monitor arguments that end before listening
   'xfrm monitor help', 'xfrm monitor bogus', 'xfrm monitor nokeys frob', 'xfrm monitor file',
   'xfrm monitor file /nonexistent/kf-monitor', 'xfrm monitor all-nsid help', 'xfrm monitor SA policy bogus',
-  'xfrm policy flush', 'xfrm policy flush ptype sub', 'xfrm policy count', 'xfrm policy setdefault in accept fwd accept out accept',
+  'xfrm -s -s policy flush', 'xfrm -s -s policy flush ptype sub', 'xfrm -s -s state flush', 'xfrm -s -s state flush proto ah', 'xfrm policy count', 'xfrm policy setdefault in accept fwd accept out accept',
 ];
 
 function run(cmd: string[], input?: string): { out: string; err: string; code: number } {
