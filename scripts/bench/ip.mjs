@@ -3,7 +3,7 @@
 // (`keyfleet ip xfrm policy list` vs `ip xfrm policy list`), and N ESP SAs loaded in the kernel VM (this host has no
 // esp4) by both tools in the same VM boot. run.mjs calls benchIp(ctx) with its helpers; inside the VM this file runs
 // standalone: node scripts/bench/ip.mjs --vm-sa N --reps R (prints one `KFBENCH-IP {json}` line).
-//   options read from run.mjs's argv: --vm-sa-count N (default: the largest size), --no-vm
+//   options read from run.mjs's argv: --vm-sa-count N (default: the largest size), --vm-reps R (default: --reps), --no-vm
 import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -114,8 +114,9 @@ export async function benchIp(ctx) {
   const check = spawnSync(process.execPath, [vm, '--check'], { encoding: 'utf8' });
   if (check.status !== 0) { console.log(`\nSKIPPED kernel-VM SA rows: ${check.stdout.trim() || check.stderr.trim()}`); return; }
   const saN = Number(opt('--vm-sa-count', String(n)));
-  note(`ip: ${saN} ESP SAs in the kernel VM (${reps} reps per tool; TCG is slow)`);
-  const r = spawnSync(process.execPath, [vm, '--', process.execPath, 'scripts/bench/ip.mjs', '--vm-sa', String(saN), '--reps', String(reps)],
+  const vmReps = Number(opt('--vm-reps', String(reps)));
+  note(`ip: ${saN} ESP SAs in the kernel VM (${vmReps} reps per tool; TCG is slow)`);
+  const r = spawnSync(process.execPath, [vm, '--', process.execPath, 'scripts/bench/ip.mjs', '--vm-sa', String(saN), '--reps', String(vmReps)],
     { cwd: root, encoding: 'utf8', maxBuffer: 1 << 26 });
   if (tty) process.stderr.write('\r\x1b[K');
   const m = /^KFBENCH-IP (.*)$/m.exec(r.stdout ?? '');
@@ -123,7 +124,7 @@ export async function benchIp(ctx) {
   const got = JSON.parse(m[1]);
   const rows = {};
   for (const [tool, v] of Object.entries(got.tools)) rows[tool] = record('ip-batch-esp-sas-vm', tool, saN, v.secs, { unit: 's', peakRssMB: Math.max(...v.rss), vm: true });
-  printRows(`\nkeyfleet ip -batch: load ${saN} ESP SAs (AES-GCM, tunnel) in the kernel VM (qemu TCG; median of ${reps}; state identical: ${got.identical})`,
+  printRows(`\nkeyfleet ip -batch: load ${saN} ESP SAs (AES-GCM, tunnel) in the kernel VM (qemu TCG; median of ${vmReps}; state identical: ${got.identical})`,
     rows, 'ip -batch', '  goal (issue 5): ≥ 3× faster than ip -batch');
 }
 

@@ -272,11 +272,7 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null, se
 
 function printRecords(first: number, end: number, policy: boolean, o: IpOptions, nokeys: boolean, filter?: number): void {
   if (o.json) {
-    const arr = [];
-    const keep = filter === undefined ? null : ipFilterPasses(first, end, filter);
-    if (keep) for (const i of keep) arr.push(recordToJson(readRecord(i), { showKeys: o.showKeys && !nokeys }));
-    else for (let i = first; i < end; i++) arr.push(recordToJson(readRecord(i), { showKeys: o.showKeys && !nokeys }));
-    out(JSON.stringify(arr, null, o.pretty ? 2 : undefined) + '\n');
+    out(JSON.stringify(jsonOf(first, end, o, nokeys, filter), null, o.pretty ? 2 : undefined) + '\n');
     return;
   }
   const opts = {
@@ -285,6 +281,36 @@ function printRecords(first: number, end: number, policy: boolean, o: IpOptions,
   };
   out(policy ? formatIpPolicies(first, end, opts) : formatIpStates(first, end, opts));
 }
+
+/** The JSON objects of records [first, end) that pass the filter record, if any. */
+function jsonOf(first: number, end: number, o: IpOptions, nokeys: boolean, filter?: number): Record<string, unknown>[] {
+  const arr: Record<string, unknown>[] = [];
+  const keep = filter === undefined ? null : ipFilterPasses(first, end, filter);
+  if (keep) for (const i of keep) arr.push(recordToJson(readRecord(i), { showKeys: o.showKeys && !nokeys }));
+  else for (let i = first; i < end; i++) arr.push(recordToJson(readRecord(i), { showKeys: o.showKeys && !nokeys }));
+  return arr;
+}
+
+/**
+ * `list`: sends the parsed dump request (for SAs it carries the kernel-side filter), then decodes, filters and
+ * prints the reply one datagram at a time, dropping its records before the next: memory stays flat whatever the
+ * table's size. As ip, a dump the kernel flagged as interrupted is printed with a warning, not retried.
+ */
+async function list(i: number, policy: boolean, k: XfrmKernel, o: IpOptions, nokeys: boolean): Promise<void> {
+  const reply = await k.requestRecord(i);
+  if (reply.interrupted) err('Dump was interrupted and may be inconsistent.\n');
+  const base = markRecords();
+  const arr: Record<string, unknown>[] = [];
+  for (let c = 0; c < reply.chunks.length; c++) {
+    const r = decodeReply([reply.chunks[c]!]);
+    reply.chunks[c] = EMPTY;
+    if (o.json) arr.push(...jsonOf(r.first, r.end, o, nokeys, i));
+    else printRecords(r.first, r.end, policy, o, nokeys, i);
+    restoreRecords(base);
+  }
+  if (o.json) out(JSON.stringify(arr, null, o.pretty ? 2 : undefined) + '\n');
+}
+const EMPTY = Buffer.alloc(0);
 
 /** Decodes a reply's messages as records appended after the current ones; returns their range. */
 function decodeReply(chunks: Buffer[], keepAll = false): { first: number; end: number } {
@@ -322,8 +348,7 @@ async function runOne(i: number, k: () => XfrmKernel, o: IpOptions): Promise<num
   }
   if (kind === L.OP_SA_DUMP || kind === L.OP_SP_DUMP) {
     // the kernel filters SAs by address and proto (the request carries them), ip filters the rest as it prints
-    const r = await k().dump(kind === L.OP_SA_DUMP ? 'sa' : 'policy', { request: i });
-    printRecords(r.first, r.end, kind === L.OP_SP_DUMP, o, (filt & D.IPF_NOKEYS) !== 0, i);
+    await list(i, kind === L.OP_SP_DUMP, k(), o, (filt & D.IPF_NOKEYS) !== 0);
     throw new Exit(0); // ip's list ends with exit(0): a batch stops here
   }
   if (kind === L.OP_SA_DELETEALL || kind === L.OP_SP_DELETEALL) {
@@ -395,6 +420,13 @@ function timestampText(short: boolean): string {
   return `Timestamp: ${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${hms} ${d.getFullYear()} ${usec} usec\n`;
 }
 
+// linux/xfrm.h message types as event names (XFRM_MSG_NEWSA → "newsa") for monitor -j
+const EVENT_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(X).filter(([k]) => k.startsWith('XFRM_MSG_')).map(([k, v]) => [v as number, k.slice(9).toLowerCase()]),
+);
+const SA_EVENTS = new Set([X.XFRM_MSG_NEWSA, X.XFRM_MSG_UPDSA, X.XFRM_MSG_DELSA, X.XFRM_MSG_EXPIRE]);
+const POLICY_EVENTS = new Set([X.XFRM_MSG_NEWPOLICY, X.XFRM_MSG_UPDPOLICY, X.XFRM_MSG_DELPOLICY, X.XFRM_MSG_POLEXPIRE]);
+
 const GROUPS = [X.XFRMNLGRP_ACQUIRE, X.XFRMNLGRP_EXPIRE, X.XFRMNLGRP_SA, X.XFRMNLGRP_POLICY, X.XFRMNLGRP_AEVENTS,
   X.XFRMNLGRP_REPORT, X.XFRMNLGRP_MIGRATE, X.XFRMNLGRP_MAPPING];
 
@@ -413,7 +445,15 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
   const w = wasm();
   const printEvents = (first: number, end: number): void => {
     if (o.json) {
-      for (let r = first; r < end; r++) out(JSON.stringify(recordToJson(readRecord(r), { showKeys: o.showKeys && !nokeys })) + '\n');
+      // one object per event line: {"event": "<XFRM_MSG_* name>", "sa"|"policy": {...}}
+      for (let r = first; r < end; r++) {
+        const type = w.dv.getUint16(w.regionPtr(REGION_RECORDS) + r * REC_SIZE + L.R_MSGTYPE, true);
+        const name = EVENT_NAMES[type] ?? `type-${type}`;
+        const kind = SA_EVENTS.has(type) ? 'sa' : POLICY_EVENTS.has(type) ? 'policy' : null;
+        const ev: Record<string, unknown> = { event: name };
+        if (kind) ev[kind] = recordToJson(readRecord(r), { showKeys: o.showKeys && !nokeys });
+        out(JSON.stringify(ev) + '\n');
+      }
       return;
     }
     if (!o.timestamp && !allNsid) { out(formatIpMonitor(first, end, fmt)); return; }

@@ -95,13 +95,12 @@ export class XfrmKernel {
   /**
    * Dumps SAs (or policies) and decodes them as records appended after the current ones. Returns the
    * range [first, end) of the decoded records. Retries a dump the kernel flagged as interrupted.
-   * request: an existing dump record to send (e.g. `ip xfrm state list`'s, with its kernel-side filter).
    */
-  async dump(what: 'sa' | 'policy', opts: { request?: number } = {}): Promise<{ first: number; end: number }> {
+  async dump(what: 'sa' | 'policy'): Promise<{ first: number; end: number }> {
     const w = wasm();
     for (let attempt = 0; ; attempt++) {
       const mark = markRecords();
-      const idx = opts.request ?? appendRequestRecord(what === 'sa' ? OP_SA_DUMP : OP_SP_DUMP, 0);
+      const idx = appendRequestRecord(what === 'sa' ? OP_SA_DUMP : OP_SP_DUMP, 0);
       const reply = await this.requestRecord(idx);
       restoreRecords(mark);
       if (reply.interrupted && attempt < 3) continue;
