@@ -10,7 +10,7 @@ import { parseIpArgv, parseIpBatch, ipDiagText, setIpParseLinks, xfrmProtoName, 
 import { readRecord } from '../wasm/records.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
 import { formatIpStates, formatIpPolicies, formatIpMonitor, formatIpCount, formatIpDefault, ipDeleteallRecords, ipFilterPasses, linkNames } from '../wasm/ip-format.js';
-import { infoRequest, spdSetRequest, defaultRequest } from '../wasm/ip-control.js';
+import { infoRequest, spdSetRequest, defaultRequest, infoReplyJson, defaultReplyJson } from '../wasm/ip-control.js';
 import { openNetlinkXfrm } from '../native/index.js';
 import * as X from '../../asm/shared/xfrm.js';
 import { recordToJson } from '../engine/json.js';
@@ -272,7 +272,7 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null, se
 
 function printRecords(first: number, end: number, policy: boolean, o: IpOptions, nokeys: boolean, filter?: number): void {
   if (o.json) {
-    out(JSON.stringify(jsonOf(first, end, o, nokeys, filter), null, o.pretty ? 2 : undefined) + '\n');
+    printJson(jsonOf(first, end, o, nokeys, filter), o);
     return;
   }
   const opts = {
@@ -308,7 +308,7 @@ async function list(i: number, policy: boolean, k: XfrmKernel, o: IpOptions, nok
     else printRecords(r.first, r.end, policy, o, nokeys, i);
     restoreRecords(base);
   }
-  if (o.json) out(JSON.stringify(arr, null, o.pretty ? 2 : undefined) + '\n');
+  if (o.json) printJson(arr, o);
 }
 const EMPTY = Buffer.alloc(0);
 
@@ -328,11 +328,16 @@ async function talk(k: XfrmKernel, build: (seq: number) => Buffer, op: string): 
   if (e) throw e;
 }
 
-/** rtnl_talk with an answer: the reply decoded as records. */
-async function ask(k: XfrmKernel, build: (seq: number) => Buffer, op: string, keepAll = false): Promise<{ first: number; end: number }> {
+/** rtnl_talk with an answer: the reply decoded as records, and its first message's bytes. */
+async function ask(k: XfrmKernel, build: (seq: number) => Buffer, op: string, keepAll = false): Promise<{ first: number; end: number; msg: Buffer }> {
   const seq = k.channel.allocSeq(1);
   const reply = await k.channel.request(build(seq), seq, op);
-  return decodeReply(reply.chunks, keepAll);
+  const msg = Buffer.from(reply.chunks[0] ?? Buffer.alloc(16));
+  return { ...decodeReply(reply.chunks, keepAll), msg };
+}
+
+function printJson(v: unknown, o: IpOptions): void {
+  out(JSON.stringify(v, null, o.pretty ? 2 : undefined) + '\n');
 }
 
 /** One non-batched record: get/allocspi/count/getdefault (print the answer), set/setdefault, list, deleteall, monitor. */
@@ -358,7 +363,8 @@ async function runOne(i: number, k: () => XfrmKernel, o: IpOptions): Promise<num
   switch (aux) {
     case D.IPC_SA_COUNT: case D.IPC_SP_COUNT: {
       const r = await ask(k(), (seq) => infoRequest(aux === D.IPC_SP_COUNT, seq), 'count');
-      if (r.end > r.first) out(formatIpCount(r.first, { stats: o.stats, oneline: o.oneline }).text);
+      if (o.json) printJson(infoReplyJson(r.msg, aux === D.IPC_SP_COUNT), o);
+      else if (r.end > r.first) out(formatIpCount(r.first, { stats: o.stats, oneline: o.oneline }).text);
       return 0;
     }
     case D.IPC_SP_SET:
@@ -369,7 +375,8 @@ async function runOne(i: number, k: () => XfrmKernel, o: IpOptions): Promise<num
       return 0;
     case D.IPC_SP_GETDEFAULT: {
       const r = await ask(k(), (seq) => defaultRequest(null, seq), 'policy getdefault', true);
-      if (r.end > r.first) out(formatIpDefault(r.first));
+      if (o.json) printJson(defaultReplyJson(r.msg), o);
+      else if (r.end > r.first) out(formatIpDefault(r.first));
       return 0;
     }
     case D.IPC_MONITOR:

@@ -64,3 +64,49 @@ export function defaultRequest(index: number | null, seq: number): Buffer {
   }
   return b;
 }
+
+/** Attributes after a reply's fixed part: type → payload. */
+function replyAttrs(msg: Buffer, fixed: number): Map<number, Buffer> {
+  const m = new Map<number, Buffer>();
+  const end = Math.min(msg.length, msg.readUInt32LE(0));
+  for (let a = 16 + fixed; a + 4 <= end;) {
+    const len = msg.readUInt16LE(a), type = msg.readUInt16LE(a + 2) & 0x3fff;
+    if (len < 4 || a + len > end) break;
+    if (!m.has(type)) m.set(type, msg.subarray(a + 4, a + len));
+    a += (len + 3) & ~3;
+  }
+  return m;
+}
+
+const u32s = (b: Buffer | undefined, n: number): number[] | null =>
+  b && b.length >= 4 * n ? Array.from({ length: n }, (_, i) => b.readUInt32LE(4 * i)) : null;
+
+/**
+ * `-j state count` / `-j policy count`: the NEWSADINFO / NEWSPDINFO reply as JSON (linux/xfrm.h xfrmu_sadhinfo,
+ * xfrmu_spdinfo, xfrmu_spdhinfo, xfrmu_spdhthresh). Absent parts are left out.
+ */
+export function infoReplyJson(msg: Buffer, policy: boolean): Record<string, unknown> {
+  const t = replyAttrs(msg, 4);
+  if (!policy) {
+    const cnt = u32s(t.get(1), 1), h = u32s(t.get(2), 2);
+    return { sad: { ...(cnt ? { count: cnt[0] } : {}), ...(h ? { buckets: { count: h[0], max: h[1] } } : {}) } };
+  }
+  const info = u32s(t.get(1), 6), h = u32s(t.get(2), 2);
+  const thresh = (b: Buffer | undefined) => (b && b.length >= 2 ? { local: b[0], remote: b[1] } : undefined);
+  const v4 = thresh(t.get(3)), v6 = thresh(t.get(4));
+  return {
+    spd: {
+      ...(info ? { in: info[0], out: info[1], fwd: info[2], socket: { in: info[3], out: info[4], fwd: info[5] } } : {}),
+      ...(h ? { buckets: { count: h[0], max: h[1] } } : {}),
+      ...(v4 ? { ipv4Thresholds: v4 } : {}), ...(v6 ? { ipv6Thresholds: v6 } : {}),
+    },
+  };
+}
+
+const DEFAULT_ACTIONS = ['unspec', 'block', 'accept'];
+
+/** `-j policy getdefault`: the GETDEFAULT reply (struct xfrm_userpolicy_default) as {in, fwd, out}. */
+export function defaultReplyJson(msg: Buffer): Record<string, string> {
+  const v = (i: number): string => (msg.length > 16 + i ? DEFAULT_ACTIONS[msg[16 + i]!] ?? 'unknown' : 'unknown');
+  return { in: v(0), fwd: v(1), out: v(2) };
+}

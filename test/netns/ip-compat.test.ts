@@ -299,6 +299,27 @@ test('-batch of 30,000 lines (parsed in 1 MiB pieces): an error past the first p
   for (const ns of [A, B]) run(['ip', '-n', ns, 'xfrm', 'policy', 'flush']);
 });
 
+test('-j (ip\'s xfrm ignores it): lists, filters, count and getdefault as JSON agree with what ip prints', () => {
+  const batch = 'xfrm policy add src 10.70.0.0/24 dst 10.71.0.0/24 dir out priority 7 ' + T + '\n'
+    + 'xfrm policy add src 10.70.1.0/24 dst 10.71.1.0/24 dir in action block\nxfrm policy add src 10.70.2.0/24 dst 10.71.2.0/24 dir out\n'
+    + 'xfrm policy set hthresh4 24 16\nxfrm policy setdefault fwd block\n';
+  assert.is(run([bin, 'ip', '-n', B, '-batch', '-'], batch).code, 0);
+  const json = (args: string[]): unknown => JSON.parse(run([bin, 'ip', '-j', '-n', B, ...args]).out);
+  const pols = json(['xfrm', 'policy', 'list', 'dir', 'out']) as { selector: { src: string }; priority: number; templates: unknown[] }[];
+  const text = run(['ip', '-n', B, 'xfrm', 'policy', 'list', 'dir', 'out']).out;
+  assert.equal(pols.map((p) => p.selector.src).sort(), [...text.matchAll(/^src (\S+)/gm)].map((m) => m[1]).sort());
+  assert.equal(pols.map((p) => p.priority).sort(), [0, 7]);
+  assert.is(pols.find((p) => p.priority === 7)!.templates.length, 1);
+  const count = json(['xfrm', 'policy', 'count']) as { spd: { in: number; out: number; fwd: number; ipv4Thresholds: { local: number; remote: number } } };
+  const ct = /IN\s+(\d+) OUT (\d+) FWD (\d+)/.exec(run(['ip', '-n', B, 'xfrm', 'policy', 'count']).out)!;
+  assert.equal([count.spd.in, count.spd.out, count.spd.fwd], [Number(ct[1]), Number(ct[2]), Number(ct[3])]);
+  assert.equal(count.spd.ipv4Thresholds, { local: 24, remote: 16 });
+  assert.equal(json(['xfrm', 'policy', 'getdefault']), { in: 'accept', fwd: 'block', out: 'accept' });
+  assert.match(run(['ip', '-n', B, 'xfrm', 'policy', 'getdefault']).out, / fwd: block/);
+  assert.equal(json(['xfrm', 'state', 'list']), []);
+  for (const l of ['xfrm policy flush', 'xfrm policy setdefault fwd accept', 'xfrm policy set hthresh4 32 32']) run(['ip', '-n', B, ...words(l)]);
+});
+
 test.after(() => { console.log(`ip-compat: ${same} byte-identical comparisons`); });
 
 test.run();
