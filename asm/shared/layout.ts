@@ -174,6 +174,7 @@ export const RF_NO_ACK = 131072;    // engine: do not expect a reply (never set 
 export const RF_HAS_PTYPE = 262144;  // policy type given: send XFRMA_POLICY_TYPE (ip sends it only for `ptype`)
 export const RF_HAS_OFFLOAD = 524288;  // send XFRMA_OFFLOAD_DEV (R_OFFLOAD_IFINDEX, R_OFFLOAD_FLAGS)
 export const RF_HAS_COA = 1048576;     // send XFRMA_COADDR (R_COA_OFF)
+export const RF_NO_SRCADDR = 2097152;  // get/delete: no XFRMA_SRCADDR (`ip xfrm state get` without an ID sends none)
 
 // ---- R_ATTR_ORDER codes ----
 export const AO_AUTH = 1;

@@ -12,7 +12,7 @@ import {
   R_CTX_ALG, R_CTX_OFF, R_CTX_LEN, R_MARK_V, R_MARK_M, R_IFID, R_EXTRA_FLAGS, R_TMPL_OFF, R_TMPL_COUNT,
   R_REPLAY_WIN, R_SPI_MIN, R_SPI_MAX, R_REPLAY_SEQ, R_REPLAY_OSEQ, R_REPLAY_BITMAP, R_ATTR_ORDER,
   R_TFCPAD, R_SET_MARK_V, R_SET_MARK_M, R_OFFLOAD_IFINDEX, R_OFFLOAD_FLAGS, R_COA_OFF, R_REPLAY_SEQ_HI, R_REPLAY_OSEQ_HI,
-  RF_HAS_OFFLOAD, RF_HAS_COA, AO_COA,
+  RF_HAS_OFFLOAD, RF_HAS_COA, RF_NO_SRCADDR, AO_COA,
   RF_HAS_MARK, RF_HAS_IFID, RF_AUTH_TRUNC, RF_HAS_ENCAP, RF_HAS_CTX, RF_REPLAY_ESN, RF_NO_ACK, RF_HAS_PTYPE,
   OP_SA_ADD, OP_SA_UPDATE, OP_SA_DELETE, OP_SA_GET, OP_SA_DELETEALL, OP_SA_FLUSH, OP_SA_DUMP, OP_SA_ALLOCSPI,
   OP_SP_ADD, OP_SP_UPDATE, OP_SP_DELETE, OP_SP_GET, OP_SP_FLUSH, OP_SP_DUMP, OP_SP_DELETEALL,
@@ -274,9 +274,11 @@ function encSaId(rec: usize, p: usize, flags: u32): void {
   store<u16>(p + UID_FAMILY, saFamily(rec));
   store<u8>(p + UID_PROTO, load<u8>(rec + R_PROTO));
   cur = p + UID_SIZE;
-  const a = beginAttr(XFRMA_SRCADDR);
-  copy16(a, rec + R_SADDR);
-  endAttr(16);
+  if ((flags & RF_NO_SRCADDR) == 0) {
+    const a = beginAttr(XFRMA_SRCADDR);
+    copy16(a, rec + R_SADDR);
+    endAttr(16);
+  }
   if ((flags & RF_HAS_MARK) != 0 && (rd32(rec + R_MARK_M) & rd32(rec + R_MARK_V)) != 0) attrMark(rec);
 }
 

@@ -224,6 +224,7 @@ export const LINES: string[] = [
   'xfrm state add src ::1 dst ::2 proto route2 mode ro coa ::3', 'xfrm state add src ::1 dst ::2 proto hao mode in_trigger coa ::3/64',
   `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} replay-seq-hi x`, `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} replay-oseq-hi x`,
   `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} flag esn replay-window 64 replay-seq-hi 3 replay-oseq-hi 4`,
+  'xfrm state get', 'xfrm state delete', 'xfrm state get mark 5', 'xfrm -6 state delete mark 5 mask 0xf',
   // monitor arguments that end before listening
   'xfrm monitor help', 'xfrm monitor bogus', 'xfrm monitor nokeys frob', 'xfrm monitor file',
   'xfrm monitor file /nonexistent/kf-monitor', 'xfrm monitor all-nsid help', 'xfrm monitor SA policy bogus',
