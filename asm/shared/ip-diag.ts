@@ -21,12 +21,14 @@ export const IPD_REPLAY_MAX = 13;  // Error: replay-window (D_ARG) > XFRMA_REPLA
 export const IPD_UNTERMINATED = 14; // Unterminated quoted string                                         exit 1
 export const IPD_TOO_MANY = 15;   // Too many arguments to command                                        exit 1
 export const IPD_CONTINUATION = 16; // Missing continuation line (batch ends)                             exit 0 (ends input)
+export const IPD_MONITOR_ARG = 17;  // Argument "WORD" is unknown, try "ip xfrm monitor help".           exit 255
 
 // ---- Objects for usage texts (D_ARG of IPD_USAGE / IPD_UNKNOWN_CMD) ----
 export const IPO_XFRM = 0;
 export const IPO_STATE = 1;
 export const IPO_POLICY = 2;
 export const IPO_IP = 3;
+export const IPO_MONITOR = 4;
 
 // ---- invarg messages (IPD_INVARG D_ARG). Those ending in \n print an extra empty line, as ip does. ----
 export const IP_MSG = [
@@ -85,18 +87,30 @@ export const IP_MSG = [
   "LEVEL value is invalid\n",                                                 // 52
   "invalid protocol family",                                                  // 53
   "mask value is invalid\n",                                                  // 54
+  "hthresh4 LBITS value is invalid",                                          // 55
+  "hthresh4 RBITS value is invalid",                                          // 56
+  "hthresh6 LBITS value is invalid",                                          // 57
+  "hthresh6 RBITS value is invalid",                                          // 58
+  "in policy value is invalid",                                               // 59
+  "fwd policy value is invalid",                                              // 60
+  "out policy value is invalid",                                              // 61
+  "unknown direction",                                                        // 62
+  "value after \"offload dev\" is invalid",                                   // 63
+  "value after \"offload dir\" is invalid",                                   // 64
 ];
 
 // ---- missarg / duparg keys ----
 export const IP_KEY = [
   "XFRM-PROTO", "ID", "UPSPEC", "SELECTOR", "TMPL", "ALGO-NAME", "ALGO-KEYMAT", "ALGO-ICV-LEN", "ALGO-TRUNC-LEN",
-  "ALGO-TYPE", "dir", "ctx", "ptype", "index", "coa", "min", "max", "unknown", "proto",
+  "ALGO-TYPE", "dir", "ctx", "ptype", "index", "coa", "min", "max", "unknown", "proto", "hthresh4", "hthresh6",
+  "in", "fwd", "out",
 ];
 export const K_XFRM_PROTO = 0; export const K_ID = 1; export const K_UPSPEC = 2; export const K_SELECTOR = 3;
 export const K_TMPL = 4; export const K_ALGO_NAME = 5; export const K_ALGO_KEYMAT = 6; export const K_ALGO_ICV = 7;
 export const K_ALGO_TRUNC = 8; export const K_ALGO_TYPE = 9; export const K_DIR = 10; export const K_CTX = 11;
 export const K_PTYPE = 12; export const K_INDEX = 13; export const K_COA = 14; export const K_MIN = 15; export const K_MAX = 16;
-export const K_UNKNOWN = 17; export const K_PROTO = 18;
+export const K_UNKNOWN = 17; export const K_PROTO = 18; export const K_HTHRESH4 = 19; export const K_HTHRESH6 = 20;
+export const K_IN = 21; export const K_FWD = 22; export const K_OUT = 23;
 
 // ---- plain messages (IPD_PLAIN D_ARG); %s is replaced by the xfrm proto name of D_COL (PX) or the IP proto name (PP) ----
 export const IP_PLAIN = [
@@ -164,6 +178,16 @@ export const IPF_POLFLAGS = 262144;
 export const IPF_NOSOCK = 524288;
 export const IPF_ID_SRC = 1048576; // SA list: src given (mask in SEL_PREFIXLEN_S)
 export const IPF_ID_DST = 2097152;
+
+// ---- R_AUX2 bits of `policy set`, `policy setdefault` and `monitor` records (above the filter bits) ----
+// policy set: hthresh4 LBITS|RBITS<<8 in R_SPI_MIN, hthresh6 in R_SPI_MAX (xfrmu_spdhthresh), attributes in
+// command-line order. policy setdefault: in | fwd<<8 | out<<16 in R_SPI_MIN (struct xfrm_userpolicy_default).
+// monitor: groups (bit g-1 for XFRMNLGRP g) in R_SPI_MAX; `file FILE` in R_CTX_OFF/R_CTX_LEN (blob).
+export const IPS_HTHRESH4 = 1 << 24;
+export const IPS_HTHRESH6 = 1 << 25;
+export const IPS_HTHRESH6_FIRST = 1 << 26;
+export const IPM_ALL_NSID = 1 << 24;
+export const IPM_FILE = 1 << 25;
 
 // ---- ipParse flags ----
 export const IPP_BATCH = 1;        // input is a batch file (lines of `xfrm …` without the leading `ip`)

@@ -141,7 +141,16 @@ export const R_REPLAY_BITMAP = 456; // u32 bitmap (first word)
 // order (iproute2 ip/xfrm_state.c, xfrm_state_modify). 4 bits per attribute from the low end, AO_* codes;
 // 0 = the encoder's default order (auth, enc, aead, comp, encap, ctx).
 export const R_ATTR_ORDER = 464; // u32
-export const REC_SIZE = 472;
+// Appended for `ip xfrm state add` options (ip/xfrm_state.c xfrm_state_modify), zero when not given:
+export const R_TFCPAD = 468;          // u32 XFRMA_TFCPAD (sent when non-zero)
+export const R_SET_MARK_V = 472;      // u32 output-mark: XFRMA_SET_MARK (sent when non-zero)
+export const R_SET_MARK_M = 476;      // u32 output-mark mask: XFRMA_SET_MARK_MASK (sent when non-zero)
+export const R_OFFLOAD_IFINDEX = 480; // i32 struct xfrm_user_offload.ifindex (with RF_HAS_OFFLOAD)
+export const R_OFFLOAD_FLAGS = 484;   // u32 struct xfrm_user_offload.flags (XFRM_OFFLOAD_INBOUND 2)
+export const R_COA_OFF = 488;         // u32 blob offset of the 16-byte care-of address (with RF_HAS_COA)
+export const R_REPLAY_SEQ_HI = 492;   // u32 ESN seq_hi
+export const R_REPLAY_OSEQ_HI = 496;  // u32 ESN oseq_hi
+export const REC_SIZE = 504;
 
 // ---- R_FLAGS bits ----
 export const RF_HAS_MARK = 1;
@@ -163,6 +172,9 @@ export const RF_SETKEY = 32768;     // made by the setkey parser: af_key semanti
 export const RF_HAS_DIR = 65536;
 export const RF_NO_ACK = 131072;    // engine: do not expect a reply (never set by parsers)
 export const RF_HAS_PTYPE = 262144;  // policy type given: send XFRMA_POLICY_TYPE (ip sends it only for `ptype`)
+export const RF_HAS_OFFLOAD = 524288;  // send XFRMA_OFFLOAD_DEV (R_OFFLOAD_IFINDEX, R_OFFLOAD_FLAGS)
+export const RF_HAS_COA = 1048576;     // send XFRMA_COADDR (R_COA_OFF)
+export const RF_NO_SRCADDR = 2097152;  // get/delete: no XFRMA_SRCADDR (`ip xfrm state get` without an ID sends none)
 
 // ---- R_ATTR_ORDER codes ----
 export const AO_AUTH = 1;
@@ -171,6 +183,7 @@ export const AO_AEAD = 3;
 export const AO_COMP = 4;
 export const AO_ENCAP = 5;
 export const AO_CTX = 6;
+export const AO_COA = 7;
 
 // ---- Template layout: struct xfrm_user_tmpl (64 bytes, byte for byte) + 8 bytes of ours ----
 export const T_DADDR = 0;       // [16] id.daddr

@@ -5,7 +5,15 @@
 // Attributes: decoded records (R_MSGTYPE != 0) are printed from their raw attribute copy, exactly as ip parses the
 // message (parse_rtattr: first occurrence wins); records built by hand (R_MSGTYPE 0) from their fields, with the
 // attributes the kernel would send for them (see synthAttrs).
-import { reserve, commit, resetRegion, at, regionLen } from "./arena";
+import { reserve, commit, resetRegion, at, regionLen, append } from "./arena";
+import {
+  IPF_USE as IPFM_USE, IPF_SPI as IPFM_SPI, IPF_PROTO as IPFM_PROTO, IPF_MODE as IPFM_MODE, IPF_REQID as IPFM_REQID,
+  IPF_SAFLAGS as IPFM_SAFLAGS, IPF_SEL_SRC as IPFM_SEL_SRC, IPF_SEL_DST as IPFM_SEL_DST, IPF_SEL_DEV as IPFM_SEL_DEV,
+  IPF_UPSPEC_PROTO as IPFM_UPSPEC_PROTO, IPF_UPSPEC_SPORT as IPFM_UPSPEC_SPORT, IPF_UPSPEC_DPORT as IPFM_UPSPEC_DPORT,
+  IPF_DIR as IPFM_DIR, IPF_INDEX as IPFM_INDEX, IPF_PTYPE as IPFM_PTYPE, IPF_ACTION as IPFM_ACTION,
+  IPF_PRIORITY as IPFM_PRIORITY, IPF_POLFLAGS as IPFM_POLFLAGS, IPF_NOSOCK as IPFM_NOSOCK, IPF_ID_SRC as IPFM_ID_SRC,
+  IPF_ID_DST as IPFM_ID_DST,
+} from "../shared/ip-diag";
 import {
   REGION_RECORDS, REGION_BLOB, REGION_OUTPUT, REC_SIZE, R_FAMILY, R_DIR, R_ACTION, R_FLAGS, R_SEL, SEL_DADDR,
   SEL_SADDR, SEL_DPORT, SEL_DPORT_MASK, SEL_SPORT, SEL_SPORT_MASK, SEL_FAMILY, SEL_PREFIXLEN_D, SEL_PREFIXLEN_S,
@@ -17,7 +25,7 @@ import {
   R_HARD, R_LASTUSED, R_REPLAY_SEQ, R_REPLAY_OSEQ, R_REPLAY_BITMAP, RF_HAS_MARK, RF_HAS_IFID, RF_AUTH_TRUNC,
   RF_HAS_ENCAP, RF_HAS_CTX, RF_HAS_EXTRA_FLAGS, RF_REPLAY_ESN, TMPL_SIZE, XFRM_TMPL_SIZE, T_DADDR, T_SPI,
   T_PROTO, T_FAMILY, T_SADDR, T_REQID, T_MODE, T_SHARE, T_OPTIONAL, T_AALGOS, T_EALGOS, T_CALGOS, AF_INET,
-  AF_INET6, IPPROTO_ESP, IPPROTO_AH, IPPROTO_COMP,
+  AF_INET6, IPPROTO_ESP, IPPROTO_AH, IPPROTO_COMP, OP_SA_DELETE, OP_SP_DELETE, RF_HAS_SRCADDR, R_KIND, R_LINE,
 } from "../shared/layout";
 import {
   NLMSG_ERROR, NLMSG_NOOP, NLMSG_DONE, NLM_F_DUMP,
@@ -1022,7 +1030,10 @@ export function ipFormatStates(first: u32, end: u32, flags: u32): u32 {
   setOptions(flags);
   resetRegion(REGION_OUTPUT);
   let n: u32 = 0;
-  for (let i = first; i < end; i++) if (stateEntry(at(REGION_RECORDS, i * REC_SIZE))) n++;
+  for (let i = first; i < end; i++) {
+    const r = at(REGION_RECORDS, i * REC_SIZE);
+    if (passes(r) && stateEntry(r)) n++;
+  }
   return n;
 }
 
@@ -1031,7 +1042,10 @@ export function ipFormatPolicies(first: u32, end: u32, flags: u32): u32 {
   setOptions(flags);
   resetRegion(REGION_OUTPUT);
   let n: u32 = 0;
-  for (let i = first; i < end; i++) if (policyEntry(at(REGION_RECORDS, i * REC_SIZE))) n++;
+  for (let i = first; i < end; i++) {
+    const r = at(REGION_RECORDS, i * REC_SIZE);
+    if (passes(r) && policyEntry(r)) n++;
+  }
   return n;
 }
 
@@ -1120,4 +1134,140 @@ function addIfq(n: i32, idx: i32): i32 {
   for (let j = 0; j < n; j++) if (load<i32>(IFQ_BUF + <usize>j * 4) == idx) return n;
   store<i32>(IFQ_BUF + <usize>n * 4, idx);
   return n + 1;
+}
+
+// ---------------------------------------------------------------- list / deleteall filters (ip's `filter`)
+// A filter is the record the ip parser made for a `list`/`deleteall` line: its fields hold filter.xsinfo /
+// filter.xpinfo, R_AUX2 its IPF_* mask bits (asm/shared/ip-diag.ts). -1: no filter (filter.use = 0).
+let FILTER: i32 = -1;
+
+/** Filter the next ipFormatStates/ipFormatPolicies/ipDeleteallRecords calls by record `index` (-1: none). */
+export function ipFmtSetFilter(index: i32): void { FILTER = index; }
+
+/** xfrm_addr_match (ip/ipxfrm.c): 0 when the first `bits` bits agree. */
+function addrMatch(a: usize, b: usize, bits: u32): bool {
+  const words = bits >> 5;
+  if (words != 0 && memory.compare(a, b, words << 2) != 0) return false;
+  const rest = bits & 31;
+  if (rest != 0) {
+    const m = bswap<u32>(<u32>0xffffffff << (32 - rest));
+    if (((load<u32>(a + (words << 2)) ^ load<u32>(b + (words << 2))) & m) != 0) return false;
+  }
+  return true;
+}
+
+/** xfrm_state_filter_match (ip/xfrm_state.c) of SA record r against filter record f. */
+function stateMatch(r: usize, f: usize): bool {
+  const m = load<u32>(f + R_AUX2);
+  if ((m & IPFM_USE) == 0) return true;
+  const fam = <u32>load<u8>(f + R_FAMILY);
+  if (fam != 0 && fam != <u32>load<u8>(r + R_FAMILY)) return false;
+  const sm = (m & IPFM_ID_SRC) != 0 ? <u32>load<u8>(f + R_SEL + SEL_PREFIXLEN_S) : 0;
+  if (sm != 0 && !addrMatch(r + R_SADDR, f + R_SADDR, sm)) return false;
+  const dm = (m & IPFM_ID_DST) != 0 ? <u32>load<u8>(f + R_SEL + SEL_PREFIXLEN_D) : 0;
+  if (dm != 0 && !addrMatch(r + R_DADDR, f + R_DADDR, dm)) return false;
+  if ((m & IPFM_PROTO) != 0 && load<u8>(r + R_PROTO) != load<u8>(f + R_PROTO)) return false;
+  if ((m & IPFM_SPI) != 0 && load<u32>(r + R_SPI) != load<u32>(f + R_SPI)) return false;
+  if ((m & IPFM_MODE) != 0 && load<u8>(r + R_MODE) != load<u8>(f + R_MODE)) return false;
+  if ((m & IPFM_REQID) != 0 && load<u32>(r + R_REQID) != load<u32>(f + R_REQID)) return false;
+  if ((m & IPFM_SAFLAGS) != 0 && (load<u8>(r + R_SAFLAGS) & load<u8>(f + R_SAFLAGS)) == 0) return false;
+  return true;
+}
+
+/** xfrm_policy_filter_match (ip/xfrm_policy.c) of policy record r against filter record f. */
+function policyMatch(r: usize, f: usize): bool {
+  const m = load<u32>(f + R_AUX2);
+  if ((m & IPFM_USE) == 0) return true;
+  const fs = f + R_SEL, rs = r + R_SEL;
+  const fam = <u32>load<u16>(fs + SEL_FAMILY);
+  if (fam != 0 && fam != <u32>load<u16>(rs + SEL_FAMILY)) return false;
+  if ((m & IPFM_DIR) != 0 && load<u8>(r + R_DIR) != load<u8>(f + R_DIR)) return false;
+  if ((m & IPFM_NOSOCK) != 0 && <u32>load<u8>(r + R_DIR) >= XFRM_POLICY_MAX) return false;
+  if ((m & IPFM_PTYPE) != 0 && load<u8>(r + R_PTYPE) != load<u8>(f + R_PTYPE)) return false;
+  const sm = (m & IPFM_SEL_SRC) != 0 ? <u32>load<u8>(fs + SEL_PREFIXLEN_S) : 0;
+  if (sm != 0 && !addrMatch(rs + SEL_SADDR, fs + SEL_SADDR, sm)) return false;
+  const dm = (m & IPFM_SEL_DST) != 0 ? <u32>load<u8>(fs + SEL_PREFIXLEN_D) : 0;
+  if (dm != 0 && !addrMatch(rs + SEL_DADDR, fs + SEL_DADDR, dm)) return false;
+  if ((m & IPFM_SEL_DEV) != 0 && load<i32>(rs + SEL_IFINDEX) != load<i32>(fs + SEL_IFINDEX)) return false;
+  if ((m & IPFM_UPSPEC_PROTO) != 0 && load<u8>(rs + SEL_PROTO) != load<u8>(fs + SEL_PROTO)) return false;
+  if ((m & IPFM_UPSPEC_SPORT) != 0 && load<u16>(rs + SEL_SPORT) != load<u16>(fs + SEL_SPORT)) return false;
+  if ((m & IPFM_UPSPEC_DPORT) != 0 && load<u16>(rs + SEL_DPORT) != load<u16>(fs + SEL_DPORT)) return false;
+  if ((m & IPFM_INDEX) != 0 && load<u32>(r + R_INDEX) != load<u32>(f + R_INDEX)) return false;
+  if ((m & IPFM_ACTION) != 0 && load<u8>(r + R_ACTION) != load<u8>(f + R_ACTION)) return false;
+  if ((m & IPFM_PRIORITY) != 0 && load<u32>(r + R_PRIORITY) != load<u32>(f + R_PRIORITY)) return false;
+  if ((m & IPFM_POLFLAGS) != 0 && (load<u8>(r + R_POLFLAGS) & load<u8>(f + R_POLFLAGS)) == 0) return false;
+  return true;
+}
+
+/** Does record r pass the filter set by ipFmtSetFilter? DELSA/DELPOLICY events are never filtered (as in ip). */
+function passes(r: usize): bool {
+  if (FILTER < 0) return true;
+  const t = <u32>load<u16>(r + R_MSGTYPE);
+  const f = at(REGION_RECORDS, <u32>FILTER * REC_SIZE);
+  if (isStateMsg(t)) return t == XFRM_MSG_DELSA || stateMatch(r, f);
+  if (isPolicyMsg(t)) return t == XFRM_MSG_DELPOLICY || policyMatch(r, f);
+  return true;
+}
+
+/** 1 when record i passes the filter set by ipFmtSetFilter. */
+export function ipFmtFilterMatch(i: u32): u32 { return passes(at(REGION_RECORDS, i * REC_SIZE)) ? 1 : 0; }
+
+const IPIP: u32 = 4, IPV6: u32 = 41;
+// ip/xfrm.h NLMSG_DELETEALL_BUF_SIZE: one round of `policy deleteall` sends what fits in 8 KiB.
+const DELETEALL_BUF: u32 = 8192;
+
+/**
+ * `deleteall`: for dumped records [first, end) that pass the filter (xfrm_state_keep / xfrm_policy_keep), append a
+ * delete record each (SA: id + XFRMA_SRCADDR + mark; policy: selector, dir, index + mark + if_id, no policy type,
+ * socket policies skipped). Policies: one round's worth, as ip's 8 KiB buffer holds. Returns how many were appended.
+ */
+export function ipDeleteallRecords(first: u32, end: u32): u32 {
+  let n: u32 = 0;
+  let bytes: u32 = 0;
+  for (let i = first; i < end; i++) {
+    const r = at(REGION_RECORDS, i * REC_SIZE);
+    const t = <u32>load<u16>(r + R_MSGTYPE);
+    let kind: i32 = 0;
+    if (t == XFRM_MSG_NEWSA) {
+      if (!passes(r)) continue;
+      const p = <u32>load<u8>(r + R_PROTO);
+      if (p == IPIP || p == IPV6) continue;
+      kind = OP_SA_DELETE;
+    } else if (t == XFRM_MSG_NEWPOLICY) {
+      if (!passes(r)) continue;
+      if (<u32>load<u8>(r + R_DIR) >= XFRM_POLICY_MAX) continue;
+      const len: u32 = NLH_SIZE + UPID_SIZE + ((load<u32>(r + R_FLAGS) & RF_HAS_MARK) != 0 ? 16 : 0)
+        + ((load<u32>(r + R_FLAGS) & RF_HAS_IFID) != 0 ? 8 : 0);
+      if (bytes + NLH_SIZE + UPID_SIZE > DELETEALL_BUF) break;
+      bytes += len;
+      kind = OP_SP_DELETE;
+    } else continue;
+    const off = append(REGION_RECORDS, REC_SIZE);
+    const d = at(REGION_RECORDS, off);
+    const src = at(REGION_RECORDS, i * REC_SIZE); // the append may have moved the region
+    memory.fill(d, 0, REC_SIZE);
+    store<u8>(d + R_KIND, <u8>kind);
+    const fl = load<u32>(src + R_FLAGS);
+    let nf: u32 = fl & (RF_HAS_MARK | (kind == OP_SP_DELETE ? RF_HAS_IFID : 0));
+    if (kind == OP_SA_DELETE) {
+      store<u8>(d + R_FAMILY, load<u8>(src + R_FAMILY));
+      memory.copy(d + R_DADDR, src + R_DADDR, 16);
+      memory.copy(d + R_SADDR, src + R_SADDR, 16);
+      store<u32>(d + R_SPI, load<u32>(src + R_SPI));
+      store<u8>(d + R_PROTO, load<u8>(src + R_PROTO));
+      nf |= RF_HAS_SRCADDR;
+    } else {
+      memory.copy(d + R_SEL, src + R_SEL, SEL_SIZE);
+      store<u8>(d + R_FAMILY, load<u8>(src + R_FAMILY));
+      store<u8>(d + R_DIR, load<u8>(src + R_DIR));
+      store<u32>(d + R_INDEX, load<u32>(src + R_INDEX));
+      store<u32>(d + R_IFID, load<u32>(src + R_IFID));
+    }
+    store<u32>(d + R_MARK_V, load<u32>(src + R_MARK_V));
+    store<u32>(d + R_MARK_M, load<u32>(src + R_MARK_M));
+    store<u32>(d + R_FLAGS, nf);
+    store<u32>(d + R_LINE, i);
+    n++;
+  }
+  return n;
 }

@@ -14,7 +14,8 @@ import {
   R_ENCAP_OA, R_CTX_DOI, R_CTX_ALG, R_CTX_OFF, R_CTX_LEN, R_MARK_V, R_MARK_M, R_IFID, R_EXTRA_FLAGS, R_TMPL_OFF,
   R_TMPL_COUNT, R_REPLAY_WIN, R_SPI_MIN, R_SPI_MAX, R_AUX, R_AUX2, R_REPLAY_SEQ, R_REPLAY_OSEQ, R_ATTR_ORDER,
   RF_HAS_MARK, RF_HAS_IFID, RF_AUTH_TRUNC, RF_HAS_ENCAP, RF_HAS_CTX, RF_HAS_PTYPE, RF_HAS_SEL, RF_HAS_DIR,
-  RF_HAS_INDEX, RF_HAS_PRIORITY, RF_HAS_SPI, RF_HAS_PROTO,
+  RF_HAS_INDEX, RF_HAS_PRIORITY, RF_HAS_SPI, RF_HAS_PROTO, RF_HAS_OFFLOAD, RF_HAS_COA, RF_NO_SRCADDR, AO_COA, R_TFCPAD, R_SET_MARK_V,
+  R_SET_MARK_M, R_OFFLOAD_IFINDEX, R_OFFLOAD_FLAGS, R_COA_OFF, R_REPLAY_SEQ_HI, R_REPLAY_OSEQ_HI,
   OP_NONE, OP_SA_ADD, OP_SA_UPDATE, OP_SA_DELETE, OP_SA_GET, OP_SA_DELETEALL, OP_SA_FLUSH, OP_SA_DUMP, OP_SA_ALLOCSPI,
   OP_SP_ADD, OP_SP_UPDATE, OP_SP_DELETE, OP_SP_GET, OP_SP_FLUSH, OP_SP_DUMP, OP_SP_DELETEALL,
   AO_AUTH, AO_ENC, AO_AEAD, AO_COMP, AO_ENCAP, AO_CTX,
@@ -23,7 +24,8 @@ import {
 } from "../shared/layout";
 import {
   IPD_INVARG, IPD_MISSARG, IPD_DUPARG, IPD_DUPARG2, IPD_INCOMPLETE, IPD_PREFIX, IPD_ADDR, IPD_PLAIN, IPD_USAGE,
-  IPD_UNKNOWN_CMD, IPD_UNKNOWN_OBJ, IPD_UNSUPPORTED, IPD_REPLAY_MAX, IPD_UNTERMINATED, IPD_TOO_MANY, IPD_CONTINUATION,
+  IPD_UNKNOWN_CMD, IPD_UNKNOWN_OBJ, IPD_UNSUPPORTED, IPD_MONITOR_ARG, IPO_MONITOR, IPS_HTHRESH4, IPS_HTHRESH6,
+  IPS_HTHRESH6_FIRST, IPM_ALL_NSID, IPM_FILE, K_HTHRESH4, K_HTHRESH6, K_IN, K_FWD, K_OUT, IPD_REPLAY_MAX, IPD_UNTERMINATED, IPD_TOO_MANY, IPD_CONTINUATION,
   IPO_XFRM, IPO_STATE, IPO_POLICY,
   K_XFRM_PROTO, K_ID, K_UPSPEC, K_SELECTOR, K_TMPL, K_ALGO_NAME, K_ALGO_KEYMAT, K_ALGO_ICV, K_ALGO_TRUNC, K_ALGO_TYPE,
   K_DIR, K_CTX, K_PTYPE, K_INDEX, K_COA, K_MIN, K_MAX, K_UNKNOWN, K_PROTO,
@@ -515,6 +517,32 @@ function upspecParse(sel: usize): void {
   if (grekey && p != 47) { plain(4, p); return; }
 }
 
+// ---------------------------------------------------------------- interface names (ll_name_to_index)
+// The target netns's links, handed in by TypeScript (an RTM_GETLINK dump) before parsing: [i32 index][u8 len][name].
+const PIF_MAX = 1024;
+const PIF_BUF: usize = memory.data(PIF_MAX * 24, 8);
+let pifCount: i32 = 0;
+export function ipParseIfBuffer(): usize { return PIF_BUF; }
+export function ipParseIfMax(): i32 { return PIF_MAX; }
+export function ipParseSetIfCount(n: i32): void { pifCount = n < 0 ? 0 : (n > PIF_MAX ? PIF_MAX : n); }
+
+/** lib/ll_map.c ll_name_to_index: a link of that name, else sscanf(name, "if%u"), else 0. */
+function nameToIndex(k: i32): i32 {
+  const n = wlen(k);
+  for (let i = 0; i < pifCount; i++) {
+    const e = PIF_BUF + <usize>i * 24;
+    if (<u32>load<u8>(e + 4) != n) continue;
+    if (memory.compare(e + 5, IN + unchecked(WS[k]), n) == 0) return load<i32>(e);
+  }
+  if (n < 3 || wc(k, 0) != 0x69 || wc(k, 1) != 0x66) return 0;
+  let j: u32 = 2;
+  while (j < n && (wc(k, j) == 0x20 || (wc(k, j) >= 9 && wc(k, j) <= 13))) j++;
+  if (j < n && wc(k, j) == 0x2b) j++;
+  let v: u32 = 0; let any = false;
+  while (j < n && wc(k, j) >= 0x30 && wc(k, j) <= 0x39) { v = v * 10 + (wc(k, j) - 0x30); j++; any = true; }
+  return any ? <i32>v : 0;
+}
+
 /** xfrm_selector_parse into the selector at sel. */
 function selectorParse(sel: usize): void {
   const k0 = K;
@@ -542,7 +570,11 @@ function selectorParse(sel: usize): void {
     } else if (weq(K, "dev")) {
       if (!next()) return;
       if (weq(K, "none")) store<i32>(sel + SEL_IFINDEX, 0);
-      else { diag(IPD_UNSUPPORTED, K, 0, 0); return; } // ll_name_to_index: keyfleet does not resolve devices yet
+      else {
+        const idx = nameToIndex(K);
+        if (idx <= 0) { invarg(14, K); return; }
+        store<i32>(sel + SEL_IFINDEX, idx);
+      }
       FILT |= IPF_SEL_DEV;
     } else {
       if (upspec) { K--; break; }
@@ -707,7 +739,7 @@ function stateModify(update: bool): void {
     } else if (weq(K, "replay-seq-hi")) {
       if (!next()) return;
       if (!getNum(K, 0, 0xffffffff)) { invarg(33, K); return; }
-      if (NUM != 0) { diag(IPD_UNSUPPORTED, K - 1, 0, 0); return; }
+      store<u32>(REC + R_REPLAY_SEQ_HI, <u32>NUM);
     } else if (weq(K, "replay-oseq")) {
       if (!next()) return;
       if (!getNum(K, 0, 0xffffffff)) { invarg(34, K); return; }
@@ -715,7 +747,7 @@ function stateModify(update: bool): void {
     } else if (weq(K, "replay-oseq-hi")) {
       if (!next()) return;
       if (!getNum(K, 0, 0xffffffff)) { invarg(35, K); return; }
-      if (NUM != 0) { diag(IPD_UNSUPPORTED, K - 1, 0, 0); return; }
+      store<u32>(REC + R_REPLAY_OSEQ_HI, <u32>NUM);
     } else if (weq(K, "flag")) { if (!next()) return; stateFlagParse(REC + R_SAFLAGS); }
     else if (weq(K, "extra-flag")) {
       if (!next()) return;
@@ -766,14 +798,49 @@ function stateModify(update: bool): void {
       if (!next()) return;
       const f = getPrefix(K, PF); if (E) return;
       if (f == 0) { invarg(38, K); return; }
+      const off = append(REGION_BLOB, 16);
+      memory.copy(at(REGION_BLOB, off), changetype<usize>(ADDR), 16);
+      store<u32>(REC + R_COA_OFF, off);
+      setFlag(RF_HAS_COA);
+      pushOrder(AO_COA);
     } else if (weq(K, "ctx")) {
       if (sctxp) { duparg(K_CTX, K); return; }
       sctxp = true;
       if (!next()) return;
       ctxParse();
       pushOrder(AO_CTX);
-    } else if (weq(K, "offload") || weq(K, "output-mark") || weq(K, "tfcpad")) {
-      diag(IPD_UNSUPPORTED, K, 0, 0); return;
+    } else if (weq(K, "offload")) {
+      if (!next()) return;
+      if (weq(K, "dev")) {
+        if (!next()) return;
+        const idx = nameToIndex(K);
+        if (idx == 0) { invarg(63, K); return; }
+        store<i32>(REC + R_OFFLOAD_IFINDEX, idx);
+        if (!next()) return;
+      }
+      if (weq(K, "dir")) {
+        if (!next()) return;
+        if (weq(K, "in")) store<u32>(REC + R_OFFLOAD_FLAGS, 2); // XFRM_OFFLOAD_INBOUND
+        else if (weq(K, "out")) store<u32>(REC + R_OFFLOAD_FLAGS, 0);
+        else { invarg(46, K); return; }
+      } else { invarg(64, K); return; }
+      setFlag(RF_HAS_OFFLOAD);
+    } else if (weq(K, "output-mark")) {
+      if (!next()) return;
+      if (!getNum(K, 0, 0xffffffff)) { invarg(41, K); return; }
+      store<u32>(REC + R_SET_MARK_V, <u32>NUM);
+      if (N - K > 1) {
+        if (!next()) return;
+        if (weq(K, "mask")) {
+          if (!next()) return;
+          if (!getNum(K, 0, 0xffffffff)) { invarg(54, K); return; }
+          store<u32>(REC + R_SET_MARK_M, <u32>NUM);
+        } else K--;
+      }
+    } else if (weq(K, "tfcpad")) {
+      if (!next()) return;
+      if (!getNum(K, 0, 0xffffffff)) { invarg(40, K); return; }
+      store<u32>(REC + R_TFCPAD, <u32>NUM);
     } else if (weq(K, "if_id")) {
       if (!next()) return;
       if (!getNum(K, 0, 0xffffffff)) { invarg(39, K); return; }
@@ -831,8 +898,6 @@ function stateModify(update: bool): void {
     if (mode == 0) { plain(16, proto); return; }
     if (mode != 2 && mode != 3) { plain(8, proto); return; }
     if (!coap) { plain(17, proto); return; }
-    diag(IPD_UNSUPPORTED, -1, 0, 0); // XFRMA_COADDR: the encoder has no slot for it
-    return;
   } else if (coap) { plain(18, proto); return; }
 }
 
@@ -898,7 +963,7 @@ function stateGetOrDelete(del: bool): void {
     if (E) return;
     K++;
   }
-  if (!idp) { diag(IPD_UNSUPPORTED, -1, 0, 0); return; } // ip sends no XFRMA_SRCADDR then; the encoder always does
+  if (!idp) setFlag(RF_NO_SRCADDR); // no ID: ip sends a bare struct xfrm_usersa_id (family AF_INET by default)
 }
 
 function stateListOrDeleteall(del: bool): void {
@@ -1194,6 +1259,76 @@ function policyFlush(): void {
   }
 }
 
+/** xfrm_spd_setinfo: [ hthresh4 LBITS RBITS ] [ hthresh6 LBITS RBITS ]. */
+function spdSet(): void {
+  while (N - K > 0) {
+    const six = weq(K, "hthresh6");
+    if (six || weq(K, "hthresh4")) {
+      const bit = six ? IPS_HTHRESH6 : IPS_HTHRESH4;
+      if ((FILT & bit) != 0) { duparg(six ? K_HTHRESH6 : K_HTHRESH4, K); return; }
+      if (six && (FILT & IPS_HTHRESH4) == 0) FILT |= IPS_HTHRESH6_FIRST;
+      FILT |= bit;
+      const lim: u64 = six ? 128 : 32;
+      if (!next()) return;
+      if (!getNum(K, 0, 0xff) || NUM > lim) { invarg(six ? 57 : 55, K); return; }
+      const l = <u32>NUM;
+      if (!next()) return;
+      if (!getNum(K, 0, 0xff) || NUM > lim) { invarg(six ? 58 : 56, K); return; }
+      store<u32>(REC + (six ? R_SPI_MAX : R_SPI_MIN), l | (<u32>NUM << 8));
+    } else { invarg(0, K); return; }
+    K++;
+  }
+}
+
+/** xfrm_spd_setdefault: DIR ACTION pairs, DIR in|fwd|out, ACTION block|accept (duplicates refused once set). */
+function spdSetDefault(): void {
+  while (N - K > 0) {
+    let shift: u32 = 0; let key: u32 = 0; let msg: u32 = 0;
+    if (weq(K, "in")) { shift = 0; key = K_IN; msg = 59; }
+    else if (weq(K, "fwd")) { shift = 8; key = K_FWD; msg = 60; }
+    else if (weq(K, "out")) { shift = 16; key = K_OUT; msg = 61; }
+    else { invarg(62, K); return; }
+    const cur = load<u32>(REC + R_SPI_MIN);
+    if (((cur >> shift) & 0xff) != 0) { duparg(key, K); return; }
+    if (!next()) return;
+    let v: u32 = 0;
+    if (weq(K, "block")) v = 1;
+    else if (weq(K, "accept")) v = 2;
+    else { invarg(msg, K); return; }
+    store<u32>(REC + R_SPI_MIN, cur | (v << shift));
+    K++;
+  }
+}
+
+/** do_xfrm_monitor's arguments (ip/xfrm_monitor.c): file, nokeys, all, all-nsid, object names, help. */
+function monitorParse(): void {
+  let groups: u32 = 0xffffffff;
+  let picked: u32 = 0;
+  while (N - K > 0) {
+    if (wmatch(K, "file")) {
+      if (!next()) return;
+      const n = wlen(K);
+      const off = append(REGION_BLOB, n);
+      memory.copy(at(REGION_BLOB, off), IN + unchecked(WS[K]), n);
+      store<u32>(REC + R_CTX_OFF, off);
+      store<u32>(REC + R_CTX_LEN, n);
+      FILT |= IPM_FILE;
+    } else if (weq(K, "nokeys")) FILT |= IPF_NOKEYS;
+    else if (weq(K, "all")) { /* fall out */ }
+    else if (wmatch(K, "all-nsid")) FILT |= IPM_ALL_NSID;
+    else if (wmatch(K, "acquire")) { picked |= 1 << 0; groups = 0; }
+    else if (wmatch(K, "expire")) { picked |= 1 << 1; groups = 0; }
+    else if (wmatch(K, "SA")) { picked |= 1 << 2; groups = 0; }
+    else if (wmatch(K, "aevent")) { picked |= 1 << 4; groups = 0; }
+    else if (wmatch(K, "policy")) { picked |= 1 << 3; groups = 0; }
+    else if (wmatch(K, "report")) { picked |= 1 << 5; groups = 0; }
+    else if (wmatch(K, "help")) { diag(IPD_USAGE, -1, IPO_MONITOR, 0); return; }
+    else { diag(IPD_MONITOR_ARG, K, 0, 0); return; }
+    K++;
+  }
+  store<u32>(REC + R_SPI_MAX, groups | picked);
+}
+
 function doPolicy(): void {
   if (N - K < 1) { store<u32>(REC + R_AUX, IPC_SP_LIST); policyListOrDeleteall(false); return; }
   const c = K; K++;
@@ -1205,8 +1340,8 @@ function doPolicy(): void {
   if (wmatch(c, "get")) { store<u32>(REC + R_AUX, IPC_SP_GET); policyGetOrDelete(false); return; }
   if (wmatch(c, "flush")) { store<u32>(REC + R_AUX, IPC_SP_FLUSH); policyFlush(); return; }
   if (wmatch(c, "count")) { store<u32>(REC + R_AUX, IPC_SP_COUNT); return; }
-  if (wmatch(c, "set")) { store<u32>(REC + R_AUX, IPC_SP_SET); return; }
-  if (wmatch(c, "setdefault")) { store<u32>(REC + R_AUX, IPC_SP_SETDEFAULT); return; }
+  if (wmatch(c, "set")) { store<u32>(REC + R_AUX, IPC_SP_SET); spdSet(); return; }
+  if (wmatch(c, "setdefault")) { store<u32>(REC + R_AUX, IPC_SP_SETDEFAULT); spdSetDefault(); return; }
   if (wmatch(c, "getdefault")) { store<u32>(REC + R_AUX, IPC_SP_GETDEFAULT); return; }
   if (wmatch(c, "help")) { diag(IPD_USAGE, -1, IPO_POLICY, 0); return; }
   diag(IPD_UNKNOWN_CMD, c, IPO_POLICY, 0);
@@ -1250,7 +1385,7 @@ function parseLine(srcStart: u32, srcEnd: u32): bool {
       const o = K; K++;
       if (wmatch(o, "state") || wmatch(o, "sa")) doState();
       else if (wmatch(o, "policy")) doPolicy();
-      else if (wmatch(o, "monitor")) store<u32>(REC + R_AUX, IPC_MONITOR);
+      else if (wmatch(o, "monitor")) { store<u32>(REC + R_AUX, IPC_MONITOR); monitorParse(); }
       else diag(IPD_USAGE, -1, IPO_XFRM, 0);
     }
   }

@@ -11,6 +11,8 @@ import {
   ALG_KEY_OFF, ALG_KEY_BITS, ALG_PARAM, R_ENCAP_TYPE, R_ENCAP_SPORT, R_ENCAP_DPORT, R_ENCAP_OA, R_CTX_DOI,
   R_CTX_ALG, R_CTX_OFF, R_CTX_LEN, R_MARK_V, R_MARK_M, R_IFID, R_EXTRA_FLAGS, R_TMPL_OFF, R_TMPL_COUNT,
   R_REPLAY_WIN, R_SPI_MIN, R_SPI_MAX, R_REPLAY_SEQ, R_REPLAY_OSEQ, R_REPLAY_BITMAP, R_ATTR_ORDER,
+  R_TFCPAD, R_SET_MARK_V, R_SET_MARK_M, R_OFFLOAD_IFINDEX, R_OFFLOAD_FLAGS, R_COA_OFF, R_REPLAY_SEQ_HI, R_REPLAY_OSEQ_HI,
+  RF_HAS_OFFLOAD, RF_HAS_COA, RF_NO_SRCADDR, AO_COA,
   RF_HAS_MARK, RF_HAS_IFID, RF_AUTH_TRUNC, RF_HAS_ENCAP, RF_HAS_CTX, RF_REPLAY_ESN, RF_NO_ACK, RF_HAS_PTYPE,
   OP_SA_ADD, OP_SA_UPDATE, OP_SA_DELETE, OP_SA_GET, OP_SA_DELETEALL, OP_SA_FLUSH, OP_SA_DUMP, OP_SA_ALLOCSPI,
   OP_SP_ADD, OP_SP_UPDATE, OP_SP_DELETE, OP_SP_GET, OP_SP_FLUSH, OP_SP_DUMP, OP_SP_DELETEALL,
@@ -23,6 +25,7 @@ import {
   XFRMA_ALG_AUTH, XFRMA_ALG_AUTH_TRUNC, XFRMA_ALG_CRYPT, XFRMA_ALG_AEAD, XFRMA_ALG_COMP, XFRMA_ENCAP, XFRMA_SEC_CTX,
   XFRMA_REPLAY_ESN_VAL, XFRMA_REPLAY_VAL, XFRMA_SA_EXTRA_FLAGS, XFRMA_MARK, XFRMA_IF_ID, XFRMA_SRCADDR, XFRMA_PROTO,
   XFRMA_ADDRESS_FILTER, XFRMA_POLICY_TYPE, XFRMA_TMPL, XFRM_STATE_ESN, XENC_ACK, XENC_IP_ACK,
+  XFRMA_COADDR, XFRMA_OFFLOAD_DEV, XFRMA_TFCPAD, XFRMA_SET_MARK, XFRMA_SET_MARK_MASK,
 } from "../shared/xfrm";
 import { resetRegion, reserve, commit, regionPtr, regionLen, at, append } from "./arena";
 import {
@@ -33,7 +36,7 @@ import {
   UPID_SEL, UPID_INDEX, UPID_DIR, UPID_SIZE, ALGO_NAME, ALGO_KEY_LEN, ALGO_KEY, ALGO_PARAM, ALGO_KEY_X,
   ENC_TYPE, ENC_SPORT, ENC_DPORT, ENC_OA, ENC_SIZE, SCTX_LEN, SCTX_EXTTYPE, SCTX_ALG, SCTX_DOI, SCTX_CTX_LEN,
   SCTX_SIZE, MARK_SIZE, UPT_SIZE, RS_OSEQ, RS_SEQ, RS_BITMAP, RS_SIZE, ESN_BMP_LEN, ESN_OSEQ, ESN_SEQ,
-  ESN_REPLAY_WINDOW, ESN_SIZE, AF_SADDR, AF_DADDR, AF_FAMILY, AF_SPLEN, AF_DPLEN, AF_SIZE,
+  ESN_REPLAY_WINDOW, ESN_SIZE, ESN_SEQ_HI, ESN_OSEQ_HI, AF_SADDR, AF_DADDR, AF_FAMILY, AF_SPLEN, AF_DPLEN, AF_SIZE,
   align4, bswap16, copy16,
 } from "./xfrm-wire";
 
@@ -159,7 +162,7 @@ function bound(rec: usize): u32 {
   // Policies: 16 + 168 + POLICY_TYPE 12 + TMPL header 4 + MARK 12 + SEC_CTX 16 + IF_ID 8 + slack;
   // SAs: 16 + 232 + 4 algorithm headers (80 each) + ENCAP, ESN, EXTRA_FLAGS, MARK, IF_ID, SRCADDR, filter + slack.
   const kind = <i32>load<u8>(rec + R_KIND);
-  let b: u32 = kind >= OP_SP_ADD ? 320 : 832;
+  let b: u32 = kind >= OP_SP_ADD ? 320 : 896; // + COADDR 20, OFFLOAD_DEV 12, TFCPAD 8, SET_MARK(_MASK) 16
   b += (rd32(rec + R_ALG_AUTH + ALG_KEY_BITS) + 7) >>> 3;
   b += (rd32(rec + R_ALG_ENC + ALG_KEY_BITS) + 7) >>> 3;
   b += (rd32(rec + R_ALG_AEAD + ALG_KEY_BITS) + 7) >>> 3;
@@ -205,7 +208,7 @@ function encSaAdd(rec: usize, p: usize, flags: u32): void {
     while (order != 0) {
       const code = order & 15;
       order >>>= 4;
-      if (code == 0 || code > 6 || (done & (1 << code)) != 0) continue;
+      if (code == 0 || code > 7 || (done & (1 << code)) != 0) continue;
       done |= 1 << code;
       if (code == AO_AUTH) {
         if ((flags & RF_AUTH_TRUNC) != 0) attrAlg(rec, R_ALG_AUTH, XFRMA_ALG_AUTH_TRUNC, true);
@@ -215,10 +218,20 @@ function encSaAdd(rec: usize, p: usize, flags: u32): void {
       else if (code == AO_COMP) attrAlg(rec, R_ALG_COMP, XFRMA_ALG_COMP, false);
       else if (code == AO_ENCAP) { if ((flags & RF_HAS_ENCAP) != 0) attrEncap(rec); }
       else if (code == AO_CTX) { if ((flags & RF_HAS_CTX) != 0) attrCtx(rec); }
+      else if (code == AO_COA) {
+        const off = rd32(rec + R_COA_OFF);
+        if ((flags & RF_HAS_COA) != 0 && inBlob(off, 16)) { const a = beginAttr(XFRMA_COADDR); copy16(a, blob + off); endAttr(16); }
+      }
     }
     order = DEFAULT_ORDER;
   }
 
+  if ((flags & RF_HAS_OFFLOAD) != 0) { // struct xfrm_user_offload { int ifindex; __u8 flags; } (8 bytes)
+    const a = beginAttr(XFRMA_OFFLOAD_DEV);
+    store<i32>(a, load<i32>(rec + R_OFFLOAD_IFINDEX));
+    store<u32>(a + 4, rd32(rec + R_OFFLOAD_FLAGS) & 0xff);
+    endAttr(8);
+  }
   // Replay: ESN state when `flag esn` or a window above 32 (the bitmap of struct xfrm_replay_state), else the
   // u8 replay_window plus XFRMA_REPLAY_VAL when a sequence number was given.
   const win8 = rd8(rec + R_REPLAY);
@@ -231,6 +244,8 @@ function encSaAdd(rec: usize, p: usize, flags: u32): void {
     store<u32>(a + ESN_BMP_LEN, (win + 31) >>> 5);
     store<u32>(a + ESN_OSEQ, oseq);
     store<u32>(a + ESN_SEQ, seq);
+    store<u32>(a + ESN_OSEQ_HI, rd32(rec + R_REPLAY_OSEQ_HI));
+    store<u32>(a + ESN_SEQ_HI, rd32(rec + R_REPLAY_SEQ_HI));
     store<u32>(a + ESN_REPLAY_WINDOW, win);
     endAttr(ESN_SIZE);
   } else {
@@ -247,6 +262,9 @@ function encSaAdd(rec: usize, p: usize, flags: u32): void {
   if (extra != 0) attrU32(XFRMA_SA_EXTRA_FLAGS, extra);
   if ((flags & RF_HAS_MARK) != 0 && rd32(rec + R_MARK_M) != 0) attrMark(rec);
   if ((flags & RF_HAS_IFID) != 0) attrU32(XFRMA_IF_ID, rd32(rec + R_IFID));
+  if (rd32(rec + R_TFCPAD) != 0) attrU32(XFRMA_TFCPAD, rd32(rec + R_TFCPAD));
+  if (rd32(rec + R_SET_MARK_V) != 0) attrU32(XFRMA_SET_MARK, rd32(rec + R_SET_MARK_V));
+  if (rd32(rec + R_SET_MARK_M) != 0) attrU32(XFRMA_SET_MARK_MASK, rd32(rec + R_SET_MARK_M));
 }
 
 /** DELSA/GETSA: struct xfrm_usersa_id + XFRMA_SRCADDR (ip always sends it, zeros without `src`) + XFRMA_MARK. */
@@ -256,9 +274,11 @@ function encSaId(rec: usize, p: usize, flags: u32): void {
   store<u16>(p + UID_FAMILY, saFamily(rec));
   store<u8>(p + UID_PROTO, load<u8>(rec + R_PROTO));
   cur = p + UID_SIZE;
-  const a = beginAttr(XFRMA_SRCADDR);
-  copy16(a, rec + R_SADDR);
-  endAttr(16);
+  if ((flags & RF_NO_SRCADDR) == 0) {
+    const a = beginAttr(XFRMA_SRCADDR);
+    copy16(a, rec + R_SADDR);
+    endAttr(16);
+  }
   if ((flags & RF_HAS_MARK) != 0 && (rd32(rec + R_MARK_M) & rd32(rec + R_MARK_V)) != 0) attrMark(rec);
 }
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { median, note, clearNote, recorder, timed, sh } from './lib.mjs';
 import { benchKernelVm } from './kernel-vm.mjs';
 import { benchAgent } from './agent.mjs';
+import { benchIp } from './ip.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const argv = process.argv.slice(2);
@@ -148,6 +149,7 @@ try {
     benchApply();
     benchList();
     await benchAgent({ root, reps, n: big, record, note, quick });
+    await benchIp({ timed, record, withNetns, sh, note, policyCount, work, reps, big, opt, argv });
   } else {
     console.log('SKIPPED netns benchmarks: they need root and `ip netns`');
   }

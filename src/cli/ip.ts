@@ -3,13 +3,16 @@
 // XfrmKernel, printing kernel errors as ip does (lib/libnetlink.c: "RTNETLINK answers: …" / "Error: extack."), and
 // -batch (lib/utils.c do_batch: consecutive modifying lines go to the kernel in one sendmsg; a list ends the batch).
 import { readFileSync } from 'node:fs';
-import { XfrmKernel } from '../kernel/xfrm.js';
+import { XfrmKernel, markRecords, restoreRecords } from '../kernel/xfrm.js';
 import { KernelError, setStrerror } from '../kernel/errors.js';
 import { strerror as nativeStrerror } from '../native/index.js';
-import { parseIpArgv, parseIpBatch, ipDiagText, type IpParseResult } from '../wasm/ip-parse.js';
+import { parseIpArgv, parseIpBatch, ipDiagText, setIpParseLinks, xfrmProtoName, type IpParseResult } from '../wasm/ip-parse.js';
 import { readRecord } from '../wasm/records.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
-import { formatIpStates, formatIpPolicies } from '../wasm/ip-format.js';
+import { formatIpStates, formatIpPolicies, formatIpMonitor, formatIpCount, formatIpDefault, ipDeleteallRecords, ipFilterPasses, linkNames } from '../wasm/ip-format.js';
+import { infoRequest, spdSetRequest, defaultRequest, infoReplyJson, defaultReplyJson } from '../wasm/ip-control.js';
+import { openNetlinkXfrm } from '../native/index.js';
+import * as X from '../../asm/shared/xfrm.js';
 import { recordToJson } from '../engine/json.js';
 import { applyAtomic } from '../engine/atomic.js';
 import { wasm } from '../wasm/index.js';
@@ -29,6 +32,23 @@ interface IpOptions {
   batch?: string;
   atomic: boolean;
   showKeys: boolean;
+  /** -t (1) / -ts (2): monitor timestamps. */
+  timestamp: number;
+  /** -rcvbuf SIZE (monitor socket). */
+  rcvbuf?: number;
+  /** The target netns's links (index → name), fetched on first use. */
+  links?: Map<number, string>;
+}
+
+/** ll_map: the links of the target netns, for `dev NAME` in arguments and `dev NAME` in printed selectors. */
+function linksOf(o: IpOptions): Map<number, string> {
+  return (o.links ??= linkNames(o.netns));
+}
+
+/** Hand the parser the link names when the input may name a device. */
+function prepareParse(o: IpOptions, text: Buffer | string[]): void {
+  const mayName = Array.isArray(text) ? text.includes('dev') : text.includes('dev');
+  if (mayName) setIpParseLinks(linksOf(o));
 }
 
 /** ip.c matches(): opt is a non-empty prefix of full. */
@@ -56,7 +76,7 @@ function kindOf(i: number): number { const w = wasm(); return w.dv.getUint8(w.re
 
 export async function ipMain(argv: string[]): Promise<number> {
   setStrerror(nativeStrerror);
-  const o: IpOptions = { stats: 0, details: false, oneline: false, json: false, pretty: false, family: 0, force: false, atomic: false, showKeys: false };
+  const o: IpOptions = { stats: 0, details: false, oneline: false, json: false, pretty: false, family: 0, force: false, atomic: false, showKeys: false, timestamp: 0 };
   let args = argv.slice();
   try {
     while (args.length > 0) {
@@ -83,14 +103,20 @@ export async function ipMain(argv: string[]): Promise<number> {
       else if (matches(opt, '-details')) o.details = true;
       else if (matches(opt, '-resolve')) { /* no effect on xfrm */ }
       else if (matches(opt, '-oneline')) o.oneline = true;
-      else if (matches(opt, '-timestamp') || matches(opt, '-tshort')) { /* monitor only */ }
+      else if (matches(opt, '-timestamp')) o.timestamp = Math.max(o.timestamp, 1);
+      else if (matches(opt, '-tshort')) o.timestamp = 2;
       else if (matches(opt, '-Version')) { out('ip utility, iproute2-6.1.0 (keyfleet)\n'); return 0; }
       else if (matches(opt, '-force')) o.force = true;
       else if (matches(opt, '-batch')) o.batch = need();
       else if (matches(opt, '-brief')) { /* no effect */ }
       else if (matches(opt, '-json')) o.json = true;
       else if (matches(opt, '-pretty')) o.pretty = true;
-      else if (matches(opt, '-rcvbuf')) need();
+      else if (matches(opt, '-rcvbuf')) {
+        const v = need();
+        const n = /^(0x[0-9a-f]+|0[0-7]*|[1-9][0-9]*)$/i.test(v) ? Number(v) : NaN;
+        if (!(n >= 0 && n <= 0xffffffff)) { err(`Invalid rcvbuf size '${v}'\n`); throw new Exit(255); }
+        o.rcvbuf = n;
+      }
       else if (matches(opt, '-help')) { err(USAGE_IP); return 255; }
       else if (matches(opt, '-netns')) o.netns = need();
       else if (matches(opt, '-Numeric') || matches(opt, '-all')) { /* no effect */ }
@@ -100,6 +126,7 @@ export async function ipMain(argv: string[]): Promise<number> {
     if (o.batch !== undefined) return await runBatch(o);
     if (args.length === 0) { err(USAGE_IP); return 255; }
     wasm().exports.resetAll();
+    prepareParse(o, args);
     const res = parseIpArgv(args, o.family);
     return await execute(res, o, null);
   } catch (e) {
@@ -117,24 +144,76 @@ async function runBatch(o: IpOptions): Promise<number> {
     err(`Cannot open file "${name}" for reading: ${nativeStrerror((e as NodeJS.ErrnoException).errno ? -(e as NodeJS.ErrnoException).errno! : 2)}\n`);
     return 1;
   }
-  wasm().exports.resetAll();
-  const res = parseIpBatch(text, o.family, true);
+  const session: Session = { kernel: null, lineBase: 0 };
+  prepareParse(o, text);
   try {
-    return await execute(res, o, name);
+    if (o.atomic) {
+      // all or nothing needs every record at once (pre-images, inverse operations)
+      wasm().exports.resetAll();
+      return await execute(parseIpBatch(text, o.family, true), o, name, session);
+    }
+    // Parse and run the file a few MiB at a time: memory stays bounded whatever the file's size, and the
+    // semantics are ip's (lines run in order; a list, an error or the end of the file ends the batch).
+    let off = 0;
+    for (;;) {
+      const end = chunkEnd(text, off, BATCH_CHUNK);
+      wasm().exports.resetAll();
+      const chunk = text.subarray(off, end);
+      const res = parseIpBatch(chunk, o.family, true);
+      const code = await execute(res, o, name, session);
+      if (code !== 0 || res.diags.length > 0 || res.consumed < chunk.length || end >= text.length) return code;
+      session.lineBase += countLines(chunk);
+      off = end;
+    }
   } catch (e) {
     if (e instanceof Exit) return e.code;
     throw e;
+  } finally {
+    session.kernel?.close();
   }
+}
+
+const BATCH_CHUNK = 1 << 20;
+
+/** Where a batch chunk starting at `off` may end: after a newline that does not continue the line (`\`). */
+function chunkEnd(text: Buffer, off: number, size: number): number {
+  if (text.length - off <= size) return text.length;
+  let i = text.lastIndexOf(0x0a, off + size - 1);
+  while (i > off && text[i - 1] === 0x5c) i = text.lastIndexOf(0x0a, i - 1);
+  if (i <= off) {
+    // one logical line longer than a chunk: take it whole
+    i = off + size;
+    for (;;) {
+      i = text.indexOf(0x0a, i);
+      if (i < 0) return text.length;
+      if (text[i - 1] !== 0x5c) break;
+      i++;
+    }
+  }
+  return i + 1;
+}
+
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) n++;
+  return n;
+}
+
+/** What the chunks of one batch share: the kernel channel, and the line number the current chunk starts after. */
+interface Session {
+  kernel: XfrmKernel | null;
+  lineBase: number;
 }
 
 /**
  * Runs records [first, end) in order: runs of modifying records go to the kernel together (one sendmsg per MiB),
  * reads one by one; then the parser's diagnostic (the line ip would have stopped at), if any.
  */
-async function execute(res: IpParseResult, o: IpOptions, file: string | null): Promise<number> {
-  let kernel: XfrmKernel | null = null;
-  const k = (): XfrmKernel => (kernel ??= XfrmKernel.open(o.netns ? { netns: o.netns } : {}));
-  const where = (i: number): string => (file !== null ? `${file}:${u32(i * REC_SIZE + R_LINE)}: ` : '');
+async function execute(res: IpParseResult, o: IpOptions, file: string | null, session?: Session): Promise<number> {
+  const own = session === undefined;
+  const ss: Session = session ?? { kernel: null, lineBase: 0 };
+  const k = (): XfrmKernel => (ss.kernel ??= XfrmKernel.open(o.netns ? { netns: o.netns } : {}));
+  const where = (i: number): string => (file !== null ? `${file}:${ss.lineBase + u32(i * REC_SIZE + R_LINE)}: ` : '');
   try {
     if (o.atomic && res.end > res.first && res.diags.length === 0) {
       // --atomic: all modifying lines or none (src/engine/atomic.ts); reads in the batch are not printed
@@ -151,7 +230,13 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null): P
     while (i < res.end) {
       if (MODIFYING.has(kindOf(i))) {
         let j = i;
-        while (j < res.end && MODIFYING.has(kindOf(j))) j++;
+        // -s -s: ip narrates each flush on stderr before sending it, so a flush goes alone
+        const narrated = (x: number): boolean => o.stats > 1 && (kindOf(x) === L.OP_SA_FLUSH || kindOf(x) === L.OP_SP_FLUSH);
+        if (narrated(i)) {
+          j = i + 1;
+          err(kindOf(i) === L.OP_SP_FLUSH ? 'Flush policy\n'
+            : `Flush state with XFRM-PROTO value "${xfrmProtoName(wasm().dv.getUint8(wasm().regionPtr(REGION_RECORDS) + i * REC_SIZE + L.R_PROTO))}"\n`);
+        } else while (j < res.end && MODIFYING.has(kindOf(j)) && !narrated(j)) j++;
         const r = await k().apply(i, j, { stopOnError: true });
         const f = r.failures[0];
         if (f) {
@@ -171,8 +256,8 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null): P
       const t = ipDiagText(d);
       err(t.stderr);
       if (file !== null) {
-        err(`${file}:${d.line}: ${t.stderr.split('\n')[0]}\n`);
-        if (t.soft) err(`Command failed ${file}:${d.line}\n`);
+        err(`${file}:${ss.lineBase + d.line}: ${t.stderr.split('\n')[0]}\n`);
+        if (t.soft) err(`Command failed ${file}:${ss.lineBase + d.line}\n`);
       }
       return t.exit;
     }
@@ -181,49 +266,266 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null): P
     if (e instanceof KernelError) { err(kernelErrorText(e)); return 2; }
     throw e;
   } finally {
-    (kernel as XfrmKernel | null)?.close();
+    if (own) { ss.kernel?.close(); ss.kernel = null; }
   }
 }
 
-function printRecords(first: number, end: number, policy: boolean, o: IpOptions, nokeys: boolean): void {
+function printRecords(first: number, end: number, policy: boolean, o: IpOptions, nokeys: boolean, filter?: number): void {
   if (o.json) {
-    const arr = [];
-    for (let i = first; i < end; i++) arr.push(recordToJson(readRecord(i), { showKeys: o.showKeys }));
-    out(JSON.stringify(arr, null, o.pretty ? 2 : undefined) + '\n');
+    printJson(jsonOf(first, end, o, nokeys, filter), o);
     return;
   }
-  const opts = { stats: o.stats, details: o.details, oneline: o.oneline, nokeys, family: o.family };
+  const opts = {
+    stats: o.stats, details: o.details, oneline: o.oneline, nokeys, family: o.family, ifNames: (i: number) => linksOf(o).get(i),
+    ...(filter !== undefined ? { filter } : {}),
+  };
   out(policy ? formatIpPolicies(first, end, opts) : formatIpStates(first, end, opts));
 }
 
-/** One non-batched record: get/allocspi (print the answer), list (dump + print), the rest not yet supported. */
+/** The JSON objects of records [first, end) that pass the filter record, if any. */
+function jsonOf(first: number, end: number, o: IpOptions, nokeys: boolean, filter?: number): Record<string, unknown>[] {
+  const arr: Record<string, unknown>[] = [];
+  const keep = filter === undefined ? null : ipFilterPasses(first, end, filter);
+  if (keep) for (const i of keep) arr.push(recordToJson(readRecord(i), { showKeys: o.showKeys && !nokeys }));
+  else for (let i = first; i < end; i++) arr.push(recordToJson(readRecord(i), { showKeys: o.showKeys && !nokeys }));
+  return arr;
+}
+
+/**
+ * `list`: sends the parsed dump request (for SAs it carries the kernel-side filter), then decodes, filters and
+ * prints the reply one datagram at a time, dropping its records before the next: memory stays flat whatever the
+ * table's size. As ip, a dump the kernel flagged as interrupted is printed with a warning, not retried.
+ */
+async function list(i: number, policy: boolean, k: XfrmKernel, o: IpOptions, nokeys: boolean): Promise<void> {
+  const reply = await k.requestRecord(i);
+  if (reply.interrupted) err('Dump was interrupted and may be inconsistent.\n');
+  const base = markRecords();
+  const arr: Record<string, unknown>[] = [];
+  for (let c = 0; c < reply.chunks.length; c++) {
+    const r = decodeReply([reply.chunks[c]!]);
+    reply.chunks[c] = EMPTY;
+    if (o.json) arr.push(...jsonOf(r.first, r.end, o, nokeys, i));
+    else printRecords(r.first, r.end, policy, o, nokeys, i);
+    restoreRecords(base);
+  }
+  if (o.json) printJson(arr, o);
+}
+const EMPTY = Buffer.alloc(0);
+
+/** Decodes a reply's messages as records appended after the current ones; returns their range. */
+function decodeReply(chunks: Buffer[], keepAll = false): { first: number; end: number } {
+  const w = wasm();
+  const first = w.regionLen(REGION_RECORDS) / REC_SIZE;
+  for (const c of chunks) decodeXfrm(c, { append: true, keepAll });
+  return { first, end: w.regionLen(REGION_RECORDS) / REC_SIZE };
+}
+
+/** rtnl_talk without an answer: one acked request; a kernel error is thrown (ip: exit 2). */
+async function talk(k: XfrmKernel, build: (seq: number) => Buffer, op: string): Promise<void> {
+  const seq = k.channel.allocSeq(1);
+  const failed = await k.channel.transact(build(seq), seq, 1, op);
+  const e = failed.get(seq);
+  if (e) throw e;
+}
+
+/** rtnl_talk with an answer: the reply decoded as records, and its first message's bytes. */
+async function ask(k: XfrmKernel, build: (seq: number) => Buffer, op: string, keepAll = false): Promise<{ first: number; end: number; msg: Buffer }> {
+  const seq = k.channel.allocSeq(1);
+  const reply = await k.channel.request(build(seq), seq, op);
+  const msg = Buffer.from(reply.chunks[0] ?? Buffer.alloc(16));
+  return { ...decodeReply(reply.chunks, keepAll), msg };
+}
+
+function printJson(v: unknown, o: IpOptions): void {
+  out(JSON.stringify(v, null, o.pretty ? 2 : undefined) + '\n');
+}
+
+/** One non-batched record: get/allocspi/count/getdefault (print the answer), set/setdefault, list, deleteall, monitor. */
 async function runOne(i: number, k: () => XfrmKernel, o: IpOptions): Promise<number> {
   const kind = kindOf(i);
   const aux = u32(i * REC_SIZE + R_AUX);
   const filt = u32(i * REC_SIZE + R_AUX2);
   if (kind === L.OP_SA_GET || kind === L.OP_SP_GET || kind === L.OP_SA_ALLOCSPI) {
     const reply = await k().requestRecord(i);
-    const w = wasm();
-    const first = w.regionLen(REGION_RECORDS) / REC_SIZE;
-    for (const c of reply.chunks) decodeXfrm(c, { append: true });
-    const end = w.regionLen(REGION_RECORDS) / REC_SIZE;
-    printRecords(first, end, kind === L.OP_SP_GET, o, false);
+    const r = decodeReply(reply.chunks);
+    printRecords(r.first, r.end, kind === L.OP_SP_GET, o, false);
     return 0;
   }
   if (kind === L.OP_SA_DUMP || kind === L.OP_SP_DUMP) {
-    // TODO(lead): userspace filters of ip's `filter` (R_AUX2 IPF_* bits, ip/xfrm_state.c xfrm_state_filter_match,
-    // ip/xfrm_policy.c xfrm_policy_filter_match) are parsed but not applied yet; unfiltered lists are exact.
-    if ((filt & D.IPF_USE) !== 0 && (filt & ~(D.IPF_USE | D.IPF_NOKEYS)) !== 0) {
-      err('keyfleet ip: list filters are not supported yet\n');
-      throw new Exit(1);
-    }
-    const r = await k().dump(kind === L.OP_SA_DUMP ? 'sa' : 'policy');
-    printRecords(r.first, r.end, kind === L.OP_SP_DUMP, o, (filt & D.IPF_NOKEYS) !== 0);
+    // the kernel filters SAs by address and proto (the request carries them), ip filters the rest as it prints
+    await list(i, kind === L.OP_SP_DUMP, k(), o, (filt & D.IPF_NOKEYS) !== 0);
     throw new Exit(0); // ip's list ends with exit(0): a batch stops here
   }
-  void aux;
-  err('keyfleet ip: this command is not supported yet (deleteall, count, set, setdefault, getdefault, monitor)\n');
+  if (kind === L.OP_SA_DELETEALL || kind === L.OP_SP_DELETEALL) {
+    await deleteall(i, kind === L.OP_SP_DELETEALL, k(), o);
+    throw new Exit(0);
+  }
+  switch (aux) {
+    case D.IPC_SA_COUNT: case D.IPC_SP_COUNT: {
+      const r = await ask(k(), (seq) => infoRequest(aux === D.IPC_SP_COUNT, seq), 'count');
+      if (o.json) printJson(infoReplyJson(r.msg, aux === D.IPC_SP_COUNT), o);
+      else if (r.end > r.first) out(formatIpCount(r.first, { stats: o.stats, oneline: o.oneline }).text);
+      return 0;
+    }
+    case D.IPC_SP_SET:
+      await talk(k(), (seq) => spdSetRequest(i, seq), 'policy set');
+      return 0;
+    case D.IPC_SP_SETDEFAULT:
+      await talk(k(), (seq) => defaultRequest(i, seq), 'policy setdefault');
+      return 0;
+    case D.IPC_SP_GETDEFAULT: {
+      const r = await ask(k(), (seq) => defaultRequest(null, seq), 'policy getdefault', true);
+      if (o.json) printJson(defaultReplyJson(r.msg), o);
+      else if (r.end > r.first) out(formatIpDefault(r.first));
+      return 0;
+    }
+    case D.IPC_MONITOR:
+      return await monitor(i, o);
+  }
+  err('keyfleet ip: this command is not supported\n');
   return 1;
+}
+
+/**
+ * `deleteall` as ip/xfrm_state.c and xfrm_policy.c do it: rounds of dump → filter (xfrm_*_keep) → one send of
+ * deletes, until a dump finds nothing to delete. -s -s narrates the rounds on stderr as ip does.
+ */
+async function deleteall(i: number, policy: boolean, k: XfrmKernel, o: IpOptions): Promise<void> {
+  for (let round = 0; ; round++) {
+    if (o.stats > 1) err(`Delete-all round = ${round}\n`);
+    const mark = markRecords();
+    const d = await k.dump(policy ? 'policy' : 'sa');
+    const del = ipDeleteallRecords(d.first, d.end, i);
+    if (del.end === del.first) {
+      restoreRecords(mark);
+      if (o.stats > 1) err('Delete-all completed\n');
+      return;
+    }
+    const r = await k.apply(del.first, del.end, { stopOnError: true });
+    restoreRecords(mark);
+    const f = r.failures[0];
+    if (f) {
+      // perror("Failed to send delete-all request") after rtnl_send_check saw the kernel's error
+      err(`Failed to send delete-all request${policy ? '' : '\n'}: ${nativeStrerror(f.error.errno)}\n`);
+      throw new Exit(1);
+    }
+    if (o.stats > 1) err(`Delete-all nlmsg count = ${del.end - del.first}\n`);
+  }
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const p2 = (n: number): string => String(n).padStart(2, '0');
+
+/** lib/utils.c print_timestamp: `Timestamp: <asctime> N usec` (-t) or `[YYYY-MM-DDTHH:MM:SS.uuuuuu] ` (-ts). */
+function timestampText(short: boolean): string {
+  const now = Date.now();
+  const d = new Date(now);
+  const usec = String((now % 1000) * 1000);
+  const hms = `${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}`;
+  if (short) return `[${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}T${hms}.${usec.padStart(6, '0')}] `;
+  return `Timestamp: ${DAYS[d.getDay()]} ${MONTHS[d.getMonth()]} ${String(d.getDate()).padStart(2, ' ')} ${hms} ${d.getFullYear()} ${usec} usec\n`;
+}
+
+// linux/xfrm.h message types as event names (XFRM_MSG_NEWSA → "newsa") for monitor -j
+const EVENT_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(X).filter(([k]) => k.startsWith('XFRM_MSG_')).map(([k, v]) => [v as number, k.slice(9).toLowerCase()]),
+);
+const SA_EVENTS = new Set([X.XFRM_MSG_NEWSA, X.XFRM_MSG_UPDSA, X.XFRM_MSG_DELSA, X.XFRM_MSG_EXPIRE]);
+const POLICY_EVENTS = new Set([X.XFRM_MSG_NEWPOLICY, X.XFRM_MSG_UPDPOLICY, X.XFRM_MSG_DELPOLICY, X.XFRM_MSG_POLEXPIRE]);
+
+const GROUPS = [X.XFRMNLGRP_ACQUIRE, X.XFRMNLGRP_EXPIRE, X.XFRMNLGRP_SA, X.XFRMNLGRP_POLICY, X.XFRMNLGRP_AEVENTS,
+  X.XFRMNLGRP_REPORT, X.XFRMNLGRP_MIGRATE, X.XFRMNLGRP_MAPPING];
+
+/**
+ * `ip xfrm monitor` (ip/xfrm_monitor.c): joins the groups asked for and prints every event as ip does, -t/-ts
+ * timestamps and `[nsid current]` (all-nsid) in front. Beyond ip: when the kernel drops events (ENOBUFS), ip only
+ * says "netlink receive error" on stderr; we also print a gap line on stdout, re-dump the SAD and SPD (printed as
+ * `ip xfrm state list` / `policy list` would) between two marker lines, and go on.
+ */
+async function monitor(i: number, o: IpOptions): Promise<number> {
+  const filt = u32(i * REC_SIZE + R_AUX2);
+  const nokeys = (filt & D.IPF_NOKEYS) !== 0;
+  const allNsid = (filt & D.IPM_ALL_NSID) !== 0;
+  const prefix = (): string => (o.timestamp ? timestampText(o.timestamp > 1) : '') + (allNsid ? '[nsid current]' : '');
+  const fmt = { stats: o.stats, oneline: o.oneline, nokeys, family: o.family, ifNames: (x: number) => linksOf(o).get(x) };
+  const w = wasm();
+  const printEvents = (first: number, end: number): void => {
+    if (o.json) {
+      // one object per event line: {"event": "<XFRM_MSG_* name>", "sa"|"policy": {...}}
+      for (let r = first; r < end; r++) {
+        const type = w.dv.getUint16(w.regionPtr(REGION_RECORDS) + r * REC_SIZE + L.R_MSGTYPE, true);
+        const name = EVENT_NAMES[type] ?? `type-${type}`;
+        const kind = SA_EVENTS.has(type) ? 'sa' : POLICY_EVENTS.has(type) ? 'policy' : null;
+        const ev: Record<string, unknown> = { event: name };
+        if (kind) ev[kind] = recordToJson(readRecord(r), { showKeys: o.showKeys && !nokeys });
+        out(JSON.stringify(ev) + '\n');
+      }
+      return;
+    }
+    if (!o.timestamp && !allNsid) { out(formatIpMonitor(first, end, fmt)); return; }
+    for (let r = first; r < end; r++) out(prefix() + formatIpMonitor(r, r + 1, fmt).toString('latin1'));
+  };
+  if (filt & D.IPM_FILE) {
+    // rtnl_from_file: a file of raw netlink messages (as `ip monitor` saves them)
+    const name = Buffer.from(w.u8.subarray(w.regionPtr(L.REGION_BLOB) + u32(i * REC_SIZE + L.R_CTX_OFF), w.regionPtr(L.REGION_BLOB) + u32(i * REC_SIZE + L.R_CTX_OFF) + u32(i * REC_SIZE + L.R_CTX_LEN))).toString('utf8');
+    let data: Buffer;
+    try { data = readFileSync(name); } catch (e) {
+      err(`Cannot fopen: ${nativeStrerror((e as NodeJS.ErrnoException).errno ?? 2)}\n`);
+      return 255;
+    }
+    const r = decodeReply([data], true);
+    printEvents(r.first, r.end);
+    return 0;
+  }
+  const mask = u32(i * REC_SIZE + L.R_SPI_MAX);
+  const groups = GROUPS.filter((g) => (mask & (1 << (g - 1))) !== 0);
+  const sock = openNetlinkXfrm({ ...(o.netns ? { netns: o.netns } : {}), groups, ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}) });
+  const base = markRecords();
+  let resyncing = false;
+  let lostAgain = false; // events dropped while re-dumping: the dump may predate them, so dump once more
+  let pending: Buffer[] = [];
+  const onData = (datagrams: Buffer[]): void => {
+    if (resyncing) { pending.push(...datagrams); return; }
+    for (const d of datagrams) {
+      const r = decodeReply([d], true);
+      printEvents(r.first, r.end);
+      restoreRecords(base);
+    }
+  };
+  const resync = async (): Promise<void> => {
+    resyncing = true;
+    out('keyfleet: events were lost (kernel receive buffer overflow, ENOBUFS); re-dumping the SAD and SPD\n');
+    const k = XfrmKernel.open(o.netns ? { netns: o.netns } : {});
+    try {
+      const sa = await k.dump('sa');
+      out(formatIpStates(sa.first, sa.end, fmt));
+      restoreRecords(base);
+      const sp = await k.dump('policy');
+      out(formatIpPolicies(sp.first, sp.end, fmt));
+      restoreRecords(base);
+      out('keyfleet: re-dump done; events follow\n');
+    } finally {
+      k.close();
+      resyncing = false;
+      const later = pending; pending = [];
+      onData(later);
+    }
+    if (lostAgain) { lostAgain = false; await resync(); }
+  };
+  return await new Promise<number>((resolve) => {
+    sock.start(onData, (e) => {
+      if (e.errno === -105 || e.errno === 105 || e.code === 'ENOBUFS') {
+        err(`netlink receive error ${nativeStrerror(105)} (105)\n`);
+        if (resyncing) lostAgain = true;
+        else resync().catch((x: unknown) => { err(`keyfleet ip: re-dump failed: ${(x as Error).message}\n`); });
+        return;
+      }
+      err(`netlink receive error ${nativeStrerror(e.errno)} (${Math.abs(e.errno)})\n`);
+      sock.close();
+      resolve(2);
+    });
+  });
 }
 
 const USAGE_IP = `Usage: ip [ OPTIONS ] OBJECT { COMMAND | help }
@@ -242,4 +544,3 @@ where  OBJECT := { address | addrlabel | amt | fou | help | ila | ioam | l2tp |
                     -rc[vbuf] [size] | -n[etns] name | -N[umeric] | -a[ll] |
                     -c[olor]}
 `;
-void R_AUX2;

@@ -13,6 +13,7 @@ export type { NativeError } from './addon-types.js';
 // <sys/socket.h>, <linux/netlink.h>, <linux/pfkeyv2.h>; checked against the compiled addon in the unit tests.
 export const AF_NETLINK = 16;
 export const NETLINK_XFRM = 6;
+export const NETLINK_ROUTE = 0;
 export const PF_KEY = 15;
 export const PF_KEY_V2 = 2;
 
@@ -41,7 +42,7 @@ export interface NetlinkOpenOptions extends OpenOptions {
 
 /** An open raw socket. Every method throws a NativeError (EBADF once closed) or a TypeError/RangeError. */
 export interface RawSocket {
-  readonly kind: 'netlink-xfrm' | 'pfkey';
+  readonly kind: 'netlink-xfrm' | 'netlink-route' | 'pfkey';
   /** The fd, -1 once closed. */
   readonly fd: number;
   /** The netlink port id the kernel assigned (nlmsg_pid of its replies to us); 0 for PF_KEY. */
@@ -235,6 +236,11 @@ function open(kind: RawSocket['kind'], family: number, protocol: number, opts: N
 /** A NETLINK_XFRM socket, bound (the kernel assigns portId), with extended and capped acks enabled. */
 export function openNetlinkXfrm(opts: NetlinkOpenOptions = {}): RawSocket {
   return open('netlink-xfrm', AF_NETLINK, NETLINK_XFRM, opts);
+}
+
+/** A NETLINK_ROUTE socket (for link names: `ip xfrm`'s `dev NAME` is resolved in the target netns). */
+export function openNetlinkRoute(opts: NetlinkOpenOptions = {}): RawSocket {
+  return open('netlink-route', AF_NETLINK, NETLINK_ROUTE, opts);
 }
 
 /** A PF_KEY_V2 socket (RFC 2367). Throws EAFNOSUPPORT (syscall 'socket') on kernels without af_key. */

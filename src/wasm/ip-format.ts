@@ -3,8 +3,9 @@
 // text, and the host state that text depends on and wasm cannot see: the local time zone (strxf_time uses
 // localtime), /etc/protocols (getprotobynumber) and interface names (ll_index_to_name), handed to wasm.
 import { readFileSync, readdirSync } from 'node:fs';
-import { REGION_OUTPUT } from '../../asm/shared/layout.js';
+import { REGION_OUTPUT, REGION_RECORDS, REC_SIZE } from '../../asm/shared/layout.js';
 import { localZoneTable } from './local-zone.js';
+import { openNetlinkRoute } from '../native/index.js';
 import { wasm } from './index.js';
 
 interface IpFormatExports {
@@ -21,6 +22,9 @@ interface IpFormatExports {
   ipFormatPolicies(first: number, end: number, flags: number): number;
   ipFormatMonitor(first: number, end: number, flags: number): number;
   ipFormatCount(index: number, flags: number): number;
+  ipFmtSetFilter(index: number): void;
+  ipDeleteallRecords(first: number, end: number): number;
+  ipFmtFilterMatch(index: number): number;
 }
 
 // Flag bits (asm/src/ip-format.ts IPF_*).
@@ -44,6 +48,11 @@ export interface IpFormatOptions {
   family?: number;
   /** Interface names for selector `dev` / offload `dev` (default: this process's /sys/class/net). */
   ifNames?: IfNameResolver;
+  /**
+   * Print only what passes ip's list filter: the index of the record the ip parser made for the `list` line
+   * (its fields and R_AUX2 mask bits are ip's `filter`: xfrm_state_filter_match / xfrm_policy_filter_match).
+   */
+  filter?: number;
 }
 
 export interface IpFormatConfig {
@@ -124,6 +133,50 @@ export function localIfNames(): Map<number, string> {
   return m;
 }
 
+const RTM_GETLINK = 18;
+const IFLA_IFNAME = 3;
+
+/**
+ * The links of a network namespace as ip sees them there (an RTM_GETLINK dump over NETLINK_ROUTE in that netns):
+ * index → name. Without netns: this process's namespace.
+ */
+export function linkNames(netns?: string): Map<number, string> {
+  const m = new Map<number, string>();
+  const sock = openNetlinkRoute(netns ? { netns } : {});
+  try {
+    const req = Buffer.alloc(32); // nlmsghdr + struct ifinfomsg (16)
+    req.writeUInt32LE(32, 0);
+    req.writeUInt16LE(RTM_GETLINK, 4);
+    req.writeUInt16LE(0x301, 6); // NLM_F_REQUEST | NLM_F_DUMP
+    req.writeUInt32LE(1, 8);
+    sock.send(req);
+    for (let done = false; !done;) {
+      const got = sock.recvSync(5000);
+      if (got.length === 0) break;
+      for (const d of got) {
+        for (let off = 0; off + 16 <= d.length;) {
+          const len = d.readUInt32LE(off), type = d.readUInt16LE(off + 4);
+          if (len < 16 || off + len > d.length) break;
+          if (type === 3 || type === 2) { done = true; break; } // NLMSG_DONE / NLMSG_ERROR
+          if (type === 16 && len >= 32) { // RTM_NEWLINK: ifinfomsg.ifi_index at 4, then attributes
+            const idx = d.readInt32LE(off + 20);
+            for (let a = off + 32; a + 4 <= off + len;) {
+              const alen = d.readUInt16LE(a), atype = d.readUInt16LE(a + 2) & 0x3fff;
+              if (alen < 4) break;
+              if (atype === IFLA_IFNAME) m.set(idx, d.toString('latin1', a + 4, a + alen).replace(/\0.*$/s, ''));
+              a += (alen + 3) & ~3;
+            }
+          }
+          off += (len + 3) & ~3;
+        }
+      }
+    }
+  } finally {
+    sock.close();
+  }
+  return m;
+}
+
 /** Hand wasm the names of the interfaces records [first, end) mention. */
 function loadIfNames(first: number, end: number, resolver: IfNameResolver | undefined): void {
   const f = fns();
@@ -162,7 +215,9 @@ function flagsOf(o: IpFormatOptions): number {
 export function formatIpStates(first: number, end: number, opts: IpFormatOptions = {}): Buffer {
   ensureConfigured();
   loadIfNames(first, end, opts.ifNames);
+  fns().ipFmtSetFilter(opts.filter ?? -1);
   fns().ipFormatStates(first >>> 0, end >>> 0, flagsOf(opts));
+  fns().ipFmtSetFilter(-1);
   return wasm().copy(REGION_OUTPUT);
 }
 
@@ -170,7 +225,9 @@ export function formatIpStates(first: number, end: number, opts: IpFormatOptions
 export function formatIpPolicies(first: number, end: number, opts: IpFormatOptions = {}): Buffer {
   ensureConfigured();
   loadIfNames(first, end, opts.ifNames);
+  fns().ipFmtSetFilter(opts.filter ?? -1);
   fns().ipFormatPolicies(first >>> 0, end >>> 0, flagsOf(opts));
+  fns().ipFmtSetFilter(-1);
   return wasm().copy(REGION_OUTPUT);
 }
 
@@ -199,4 +256,28 @@ export function formatIpCount(index: number, opts: IpFormatOptions = {}): { text
   ensureConfigured();
   const ok = fns().ipFormatCount(index >>> 0, flagsOf(opts)) !== 0;
   return { text: wasm().copy(REGION_OUTPUT), ok };
+}
+
+/**
+ * `deleteall` (xfrm_state_keep / xfrm_policy_keep): appends a delete record for each dumped record of [first, end)
+ * that passes the filter record `filter` (one 8 KiB round's worth for policies, as ip sends them). Returns the
+ * range of the appended records.
+ */
+export function ipDeleteallRecords(first: number, end: number, filter: number): { first: number; end: number } {
+  const w = wasm();
+  const start = w.regionLen(REGION_RECORDS) / REC_SIZE;
+  fns().ipFmtSetFilter(filter);
+  const n = fns().ipDeleteallRecords(first >>> 0, end >>> 0);
+  fns().ipFmtSetFilter(-1);
+  return { first: start, end: start + n };
+}
+
+/** The records of [first, end) that pass the list filter record `filter` (for -j output, which skips the printers). */
+export function ipFilterPasses(first: number, end: number, filter: number): number[] {
+  const f = fns();
+  const out: number[] = [];
+  f.ipFmtSetFilter(filter);
+  for (let i = first; i < end; i++) if (f.ipFmtFilterMatch(i) !== 0) out.push(i);
+  f.ipFmtSetFilter(-1);
+  return out;
 }

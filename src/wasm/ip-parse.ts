@@ -8,6 +8,27 @@ import { wasm } from './index.js';
 interface IpParseExports {
   ipParse(len: number, family: number, flags: number): number;
   ipParseConsumed(): number;
+  ipParseIfBuffer(): number;
+  ipParseIfMax(): number;
+  ipParseSetIfCount(n: number): void;
+}
+
+/** The links `dev NAME` / `offload dev NAME` resolve against (ll_name_to_index in the target netns): index → name. */
+export function setIpParseLinks(links: Map<number, string>): void {
+  const w = wasm();
+  const f = w.fns<IpParseExports>();
+  const buf = f.ipParseIfBuffer() >>> 0;
+  const max = f.ipParseIfMax();
+  let n = 0;
+  for (const [idx, name] of links) {
+    const b = Buffer.from(name, 'latin1');
+    if (n >= max || b.length > 19) continue;
+    w.dv.setInt32(buf + 24 * n, idx, true);
+    w.u8[buf + 24 * n + 4] = b.length;
+    w.u8.set(b, buf + 24 * n + 5);
+    n++;
+  }
+  f.ipParseSetIfCount(n);
 }
 
 export interface IpDiag {
@@ -150,6 +171,10 @@ MODE := transport | tunnel | beet | ro | in_trigger
 LEVEL := required | use
 `;
 
+export const USAGE_MONITOR = `Usage: ip xfrm monitor [ nokeys ] [ all-nsid ] [ all | OBJECTS | help ]
+OBJECTS := { acquire | expire | SA | aevent | policy | report }
+`;
+
 /** strxf_xfrmproto (ip/ipxfrm.c). */
 export function xfrmProtoName(p: number): string {
   return ({ 50: 'esp', 51: 'ah', 108: 'comp', 43: 'route2', 60: 'hao', 255: 'ipsec-any' } as Record<number, string>)[p] ?? String(p);
@@ -195,7 +220,8 @@ export function ipDiagText(d: IpDiag): IpDiagText {
       return r(`${msg}\n`, D.IP_PLAIN_EXIT[d.arg] ?? 1);
     }
     case D.IPD_USAGE:
-      return r(d.arg === D.IPO_STATE ? USAGE_STATE : d.arg === D.IPO_POLICY ? USAGE_POLICY : USAGE_XFRM, 255);
+      return r(d.arg === D.IPO_STATE ? USAGE_STATE : d.arg === D.IPO_POLICY ? USAGE_POLICY : d.arg === D.IPO_MONITOR ? USAGE_MONITOR : USAGE_XFRM, 255);
+    case D.IPD_MONITOR_ARG: return r(`Argument "${word}" is unknown, try "ip xfrm monitor help".\n`, 255);
     case D.IPD_UNKNOWN_CMD:
       return r(`Command "${word}" is unknown, try "ip xfrm ${d.arg === D.IPO_STATE ? 'state' : 'policy'} help".\n`, 255);
     case D.IPD_UNKNOWN_OBJ: return r(`Object "${word}" is unknown, try "ip help".\n`, 1, true);

@@ -433,7 +433,10 @@ function presize(w: ReturnType<typeof wasm>, text: Uint8Array): void {
   if (text.length < 1 << 16) return;
   let statements = 0;
   for (let i = text.indexOf(59); i >= 0; i = text.indexOf(59, i + 1)) statements++;
-  const f = w.fns<{ reserveRegion(r: number, n: number): void }>();
+  const f = w.fns<{ reserveRegion(r: number, n: number): void; resetRegion(r: number): void }>();
+  // setkeyParse empties both regions anyway; reserving on top of a previous parse's records would ask for both
+  f.resetRegion(REGION_RECORDS);
+  f.resetRegion(REGION_BLOB);
   f.reserveRegion(REGION_RECORDS, (statements + 1) * REC_SIZE);
   f.reserveRegion(REGION_BLOB, (statements + 1) * TMPL_SIZE);
 }

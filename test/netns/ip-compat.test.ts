@@ -167,6 +167,68 @@ export const LINES: string[] = [
   `xfrm state flush`, `xfrm state flush proto esp`, `xfrm state flush proto bogus`, `xfrm state flush proto esp proto ah`,
   `xfrm state flush bogus`,
   `xfrm state list`, `xfrm state list nokeys`,
+  // list filters (ip filters policies as it prints; SAs also in the kernel via XFRMA_ADDRESS_FILTER / XFRMA_PROTO)
+  'xfrm policy add src 10.40.0.0/24 dst 10.41.0.0/24 dir out priority 5 ' + T,
+  'xfrm policy add src 10.40.1.0/24 dst 10.41.1.0/24 dir in priority 6 action block',
+  'xfrm policy add src 10.40.2.0/24 dst 10.41.2.0/24 proto tcp sport 22 dport 80 dir fwd flag localok',
+  'xfrm policy add src 10.40.3.0/24 dst 10.41.3.0/24 proto icmp type 8 code 0 dir out flag icmp',
+  'xfrm policy add src 10.40.4.0/24 dst 10.41.4.0/24 dir out ptype sub index 0x7f1',
+  'xfrm policy add src 10.40.5.0/24 dst 10.41.5.0/24 proto gre key 7 dir in',
+  'xfrm policy add src 2001:db8:40::/64 dst 2001:db8:41::/64 dir out mark 5 mask 0xf if_id 3',
+  'xfrm policy list dir out', 'xfrm policy list dir in', 'xfrm policy list dir fwd',
+  'xfrm policy list src 10.40.0.0/16', 'xfrm policy list src 10.40.1.7', 'xfrm policy list dst 10.41.2.0/24',
+  'xfrm policy list src 10.40.0.0/16 dst 10.41.3.0/24', 'xfrm policy list src 2001:db8::/32',
+  'xfrm policy list action block', 'xfrm policy list action allow', 'xfrm policy list priority 6', 'xfrm policy list priority 0x5',
+  'xfrm policy list flag localok', 'xfrm policy list flag icmp', 'xfrm policy list flag 0x3',
+  'xfrm policy list proto tcp', 'xfrm policy list proto tcp sport 22', 'xfrm policy list proto tcp dport 81',
+  'xfrm policy list proto icmp type 8', 'xfrm policy list proto gre key 7', 'xfrm policy list proto udp',
+  'xfrm policy list ptype sub', 'xfrm policy list ptype main', 'xfrm policy list nosock', 'xfrm policy list index 0x7f1',
+  'xfrm -4 policy list', 'xfrm -6 policy list', 'xfrm -s policy list dir out', 'xfrm -o policy list dir in',
+  'xfrm policy show dir out priority 5', 'xfrm policy list dir out ptype main action allow',
+  'xfrm policy list dir sideways', 'xfrm policy list index x', 'xfrm policy list action deny', 'xfrm policy list priority',
+  'xfrm policy list flag bogus', 'xfrm policy list ptype other', 'xfrm policy list src 10.0.0.0/8 src 10.0.0.0/16',
+  'xfrm state list src 10.0.0.0/8', 'xfrm state list proto esp', 'xfrm state list proto ah spi 0x100',
+  'xfrm state list mode tunnel reqid 5 flag noecn', 'xfrm state list nokeys proto comp', 'xfrm -6 state list',
+  'xfrm state list mode sideways', 'xfrm state list reqid x', 'xfrm state list proto bogus', 'xfrm state list spi 1 spi 2',
+  // count, set (hthresh), setdefault / getdefault
+  'xfrm policy count', 'xfrm -s policy count', 'xfrm -s -s policy count', 'xfrm state count', 'xfrm -s state count',
+  'xfrm -s -s state count', 'xfrm -o policy count',
+  'xfrm policy set hthresh4 24 16', 'xfrm -s -s policy count', 'xfrm policy set hthresh6 64 48 hthresh4 32 32',
+  'xfrm -s -s policy count', 'xfrm policy set', 'xfrm policy set hthresh4 33 0', 'xfrm policy set hthresh4 1 33',
+  'xfrm policy set hthresh6 129 0', 'xfrm policy set hthresh6 0 x', 'xfrm policy set hthresh4 1',
+  'xfrm policy set hthresh4 1 2 hthresh4 3 4', 'xfrm policy set bogus', 'xfrm policy set hthresh4 0 0 hthresh6 0 0',
+  'xfrm policy getdefault', 'xfrm policy setdefault in block', 'xfrm policy getdefault',
+  'xfrm policy setdefault fwd block out block in accept', 'xfrm policy getdefault',
+  'xfrm policy setdefault in accept fwd accept out accept', 'xfrm policy getdefault',
+  'xfrm policy setdefault', 'xfrm policy setdefault sideways block', 'xfrm policy setdefault in maybe',
+  'xfrm policy setdefault out', 'xfrm policy setdefault out block out accept', 'xfrm policy setdefault fwd block fwd block',
+  // deleteall with filters (rounds, -s -s narration, sub-type policies refused by the kernel as ip meets it)
+  'xfrm policy deleteall dir fwd', 'xfrm policy list dir fwd', 'xfrm -s -s policy deleteall src 10.40.3.0/24',
+  'xfrm policy deleteall action block priority 6', 'xfrm policy delall proto gre', 'xfrm policy list',
+  'xfrm -s -s policy deleteall ptype sub', 'xfrm policy deleteall dir sideways', 'xfrm policy deleteall index x',
+  'xfrm -s -s policy deleteall dir out ptype main', 'xfrm policy list', 'xfrm policy deleteall', 'xfrm policy list',
+  'xfrm state deleteall', 'xfrm -s -s state deleteall proto esp', 'xfrm state deleteall src 10.0.0.1 mode tunnel',
+  'xfrm state deleteall reqid x', 'xfrm state deleteall proto bogus', 'xfrm state delall',
+  // device names (ll_name_to_index in the target netns), new state options and their errors
+  'xfrm policy add src 10.60.0.0/24 dst 10.61.0.0/24 dev lo dir out', 'xfrm policy add src 10.60.1.0/24 dst 10.61.1.0/24 dev if1 dir in',
+  'xfrm policy add src 10.60.2.0/24 dst 10.61.2.0/24 dev none dir out', 'xfrm policy list dev lo', 'xfrm policy list dev none',
+  'xfrm policy get src 10.60.0.0/24 dst 10.61.0.0/24 dev lo dir out', 'xfrm policy add src 10.60.3.0/24 dev nosuch dir out',
+  'xfrm policy list dev nosuch', 'xfrm policy add src 10.60.3.0/24 dev ifx dir out', 'xfrm policy deleteall dev lo', 'xfrm policy list',
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} offload dev lo dir out`, `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} offload dir in`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} offload dev nosuch dir out`, `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} offload dir sideways`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} offload dev lo`, `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} offload bogus`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} output-mark 7 mask 0xff`, `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} output-mark x`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} output-mark 1 mask y`, `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} output-mark 1 tfcpad 9`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} tfcpad x`, `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} coa 1.2.3.4`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} coa 1.2.3.4 coa 1.2.3.5`, 'xfrm state add src ::1 dst ::2 proto route2 mode ro coa bogus',
+  'xfrm state add src ::1 dst ::2 proto route2 mode ro coa ::3', 'xfrm state add src ::1 dst ::2 proto hao mode in_trigger coa ::3/64',
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} replay-seq-hi x`, `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} replay-oseq-hi x`,
+  `xfrm state add ${SA} proto esp spi 1 enc aes ${K16} flag esn replay-window 64 replay-seq-hi 3 replay-oseq-hi 4`,
+  'xfrm state get', 'xfrm state delete', 'xfrm state get mark 5', 'xfrm -6 state delete mark 5 mask 0xf',
+  // monitor arguments that end before listening
+  'xfrm monitor help', 'xfrm monitor bogus', 'xfrm monitor nokeys frob', 'xfrm monitor file',
+  'xfrm monitor file /nonexistent/kf-monitor', 'xfrm monitor all-nsid help', 'xfrm monitor SA policy bogus',
+  'xfrm -s -s policy flush', 'xfrm -s -s policy flush ptype sub', 'xfrm -s -s state flush', 'xfrm -s -s state flush proto ah', 'xfrm policy count', 'xfrm policy setdefault in accept fwd accept out accept',
 ];
 
 function run(cmd: string[], input?: string): { out: string; err: string; code: number } {
@@ -218,6 +280,45 @@ test('-batch: a list ends the batch with status 0, a kernel error stops it with 
   assert.ok(b2.err.startsWith(a2.err), b2.err);
   same += 2;
   for (const ns of [A, B]) run(['ip', '-n', ns, 'xfrm', 'policy', 'flush']);
+});
+
+test('-batch of 30,000 lines (parsed in 1 MiB pieces): an error past the first piece stops at the same line with the same state', () => {
+  const lines: string[] = [];
+  for (let i = 0; i < 30000; i++) lines.push(`xfrm policy add src 10.${i >> 8}.${i & 255}.0/24 dst 10.200.0.0/24 dir out`);
+  lines[25000] = 'xfrm policy add src 10.1.1.0/24 dst 10.200.0.0/24 dir sideways';
+  const text = lines.join('\n') + '\n';
+  const a = run(['ip', '-n', A, '-batch', '-'], text);
+  const b = run([bin, 'ip', '-n', B, '-batch', '-'], text);
+  assert.is(b.code, a.code);
+  assert.is(b.out, a.out);
+  assert.ok(b.err.startsWith(a.err), b.err);
+  assert.match(b.err, /^-:25001: Error: argument "sideways" is wrong/m);
+  const count = (ns: string): string => run(['ip', '-n', ns, 'xfrm', 'policy', 'count']).out;
+  assert.is(count(B), count(A));
+  assert.match(count(A), /OUT 25000 /, count(A));
+  same += 2;
+  for (const ns of [A, B]) run(['ip', '-n', ns, 'xfrm', 'policy', 'flush']);
+});
+
+test('-j (ip\'s xfrm ignores it): lists, filters, count and getdefault as JSON agree with what ip prints', () => {
+  const batch = 'xfrm policy add src 10.70.0.0/24 dst 10.71.0.0/24 dir out priority 7 ' + T + '\n'
+    + 'xfrm policy add src 10.70.1.0/24 dst 10.71.1.0/24 dir in action block\nxfrm policy add src 10.70.2.0/24 dst 10.71.2.0/24 dir out\n'
+    + 'xfrm policy set hthresh4 24 16\nxfrm policy setdefault fwd block\n';
+  assert.is(run([bin, 'ip', '-n', B, '-batch', '-'], batch).code, 0);
+  const json = (args: string[]): unknown => JSON.parse(run([bin, 'ip', '-j', '-n', B, ...args]).out);
+  const pols = json(['xfrm', 'policy', 'list', 'dir', 'out']) as { selector: { src: string }; priority: number; templates: unknown[] }[];
+  const text = run(['ip', '-n', B, 'xfrm', 'policy', 'list', 'dir', 'out']).out;
+  assert.equal(pols.map((p) => p.selector.src).sort(), [...text.matchAll(/^src (\S+)/gm)].map((m) => m[1]).sort());
+  assert.equal(pols.map((p) => p.priority).sort(), [0, 7]);
+  assert.is(pols.find((p) => p.priority === 7)!.templates.length, 1);
+  const count = json(['xfrm', 'policy', 'count']) as { spd: { in: number; out: number; fwd: number; ipv4Thresholds: { local: number; remote: number } } };
+  const ct = /IN\s+(\d+) OUT (\d+) FWD (\d+)/.exec(run(['ip', '-n', B, 'xfrm', 'policy', 'count']).out)!;
+  assert.equal([count.spd.in, count.spd.out, count.spd.fwd], [Number(ct[1]), Number(ct[2]), Number(ct[3])]);
+  assert.equal(count.spd.ipv4Thresholds, { local: 24, remote: 16 });
+  assert.equal(json(['xfrm', 'policy', 'getdefault']), { in: 'accept', fwd: 'block', out: 'accept' });
+  assert.match(run(['ip', '-n', B, 'xfrm', 'policy', 'getdefault']).out, / fwd: block/);
+  assert.equal(json(['xfrm', 'state', 'list']), []);
+  for (const l of ['xfrm policy flush', 'xfrm policy setdefault fwd accept', 'xfrm policy set hthresh4 32 32']) run(['ip', '-n', B, ...words(l)]);
 });
 
 test.after(() => { console.log(`ip-compat: ${same} byte-identical comparisons`); });

@@ -6,10 +6,14 @@ import * as assert from 'uvu/assert';
 import { wasm } from '../../src/wasm/index.js';
 import { readRecord } from '../../src/wasm/records.js';
 import { encodeXfrm } from '../../src/wasm/xfrm-codec.js';
-import { parseIpArgv, parseIpBatch, ipDiagText } from '../../src/wasm/ip-parse.js';
+import { parseIpArgv, parseIpBatch, ipDiagText, setIpParseLinks } from '../../src/wasm/ip-parse.js';
+import { infoRequest, spdSetRequest, defaultRequest } from '../../src/wasm/ip-control.js';
 import * as L from '../../asm/shared/layout.js';
 import * as D from '../../asm/shared/ip-diag.js';
-import { goldenNames, loadGolden, maskSeqPid } from './xfrm-golden.js';
+import { goldenNames, loadGolden, maskSeqPid, type Golden } from './xfrm-golden.js';
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** Split a shell command line the way sh would for the captured commands ('…' quoting only). */
 export function shellWords(cmd: string): string[] {
@@ -34,9 +38,24 @@ function parse(line: string, family = 0): ReturnType<typeof parseIpArgv> {
   return parseIpArgv(shellWords(line), family);
 }
 
-for (const name of goldenNames().filter((n) => !n.startsWith('kernel-'))) {
+/** test/fixtures/ip-capture/NAME.hex: captures of ip-only requests and options (same format as fixtures/xfrm). */
+const captureDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../test/fixtures/ip-capture');
+function loadCapture(name: string): Golden {
+  const text = readFileSync(path.join(captureDir, `${name}.hex`), 'latin1');
+  const blocks = text.replace(/^#.*\n/gm, '').trim().split(/\n\s*\n/);
+  return { name, command: text.match(/^# command: (.*)$/m)![1]!, messages: blocks.map((b) => Buffer.from(b.replace(/\s/g, ''), 'hex')) };
+}
+const captures = readdirSync(captureDir).filter((f) => f.endsWith('.hex')).map((f) => f.slice(0, -4));
+const requests: [string, () => Golden][] = [
+  ...goldenNames().filter((n) => !n.startsWith('kernel-')).map((n): [string, () => Golden] => [n, () => loadGolden(n)]),
+  ...captures.filter((n) => !n.startsWith('ctl-')).map((n): [string, () => Golden] => [n, () => loadCapture(n)]),
+];
+
+// The captures ran in a scratch netns whose only link is lo (index 1): the parser resolves names against that.
+setIpParseLinks(new Map([[1, 'lo']]));
+for (const [name, load] of requests) {
   test(`parsing \`${name}\`'s command and encoding it gives the bytes ip sent`, () => {
-    const g = loadGolden(name);
+    const g = load();
     const words = shellWords(g.command);
     assert.is(words[0], 'ip');
     const r = parse(words.slice(1).join(' ').replace(/'/g, "'"));
@@ -46,7 +65,8 @@ for (const name of goldenNames().filter((n) => !n.startsWith('kernel-'))) {
     assert.is(res.end - res.first, 1);
     void r;
     const enc = encodeXfrm(res.first, res.end, { seqBase: 7, ack: 'ip' });
-    const want = g.messages[0]!;
+    // `dev NAME` makes ip ask NETLINK_ROUTE first (ll_name_to_index): the XFRM request is the last message
+    const want = g.messages[g.messages.length - 1]!;
     const got = enc.bytes.subarray(0, want.length);
     const a = maskSeqPid(got), b = maskSeqPid(want);
     if (!a.equals(b) || enc.bytes.length !== ((want.length + 3) & ~3)) {
@@ -54,6 +74,25 @@ for (const name of goldenNames().filter((n) => !n.startsWith('kernel-'))) {
       while (i < a.length && a[i] === b[i]) i++;
       assert.unreachable(`${g.command}\nlen got ${enc.bytes.length} want ${want.length}; first difference at byte ${i}\n got  ${a.subarray(i, i + 24).toString('hex')}\n want ${b.subarray(i, i + 24).toString('hex')}`);
     }
+  });
+}
+
+// The fixed-size requests without a record kind (src/wasm/ip-control.ts): count, set, setdefault, getdefault.
+for (const name of captures.filter((n) => n.startsWith('ctl-'))) {
+  test(`\`${name}\`'s command builds the bytes ip sent`, () => {
+    const g = loadCapture(name);
+    const res = parse(shellWords(g.command).slice(1).join(' '));
+    assert.equal(res.diags.map((d) => ipDiagText(d).stderr), [], g.command);
+    const aux = wasm().dv.getUint32(wasm().regionPtr(L.REGION_RECORDS) + res.first * L.REC_SIZE + L.R_AUX, true);
+    const build: Record<number, () => Buffer> = {
+      [D.IPC_SA_COUNT]: () => infoRequest(false, 7), [D.IPC_SP_COUNT]: () => infoRequest(true, 7),
+      [D.IPC_SP_SET]: () => spdSetRequest(res.first, 7), [D.IPC_SP_SETDEFAULT]: () => defaultRequest(res.first, 7),
+      [D.IPC_SP_GETDEFAULT]: () => defaultRequest(null, 7),
+    };
+    const got = build[aux]!();
+    const want = g.messages[0]!;
+    assert.is(maskSeqPid(got.subarray(0, want.length)).toString('hex'), maskSeqPid(want).toString('hex'), g.command);
+    assert.is(got.readUInt32LE(0), want.length);
   });
 }
 
