@@ -141,7 +141,11 @@ export const R_REPLAY_BITMAP = 456; // u32 bitmap (first word)
 // order (iproute2 ip/xfrm_state.c, xfrm_state_modify). 4 bits per attribute from the low end, AO_* codes;
 // 0 = the encoder's default order (auth, enc, aead, comp, encap, ctx).
 export const R_ATTR_ORDER = 464; // u32
-export const REC_SIZE = 472;
+// Appended by the PF_KEY codec owner: the ports written in setkey's SA addresses (addr[port]), host order, as
+// setkey puts them in the sockaddrs of SADB_EXT_ADDRESS_SRC/DST (parse.y setkeymsg_add). 0 = none written.
+export const R_SADB_SPORT = 472; // u16
+export const R_SADB_DPORT = 474; // u16
+export const REC_SIZE = 480;     // 476..479 spare (records stay 8-byte aligned for the u64 fields)
 
 // ---- R_FLAGS bits ----
 export const RF_HAS_MARK = 1;

@@ -8,13 +8,15 @@ import { parseSetkey, formatDiagnostic, type SetkeyDiagnostic, type SetkeyParse 
 import { encodeXfrm } from '../wasm/xfrm-codec.js';
 import { formatSetkeySAs, formatSetkeySPs, countSetkeySAs, countSetkeySPs, SETKEY_NO_SAD, SETKEY_NO_SPD} from '../wasm/setkey-format.js';
 import { XfrmKernel, markRecords, restoreRecords, type RecordFailure } from '../kernel/xfrm.js';
+import { PfkeyKernel } from '../kernel/pfkey.js';
+import { pfkeyInexpressible } from '../wasm/pfkey-records.js';
 import { KernelError, strerror } from '../kernel/errors.js';
 import type { Sink } from '../cli/output.js';
 import { SKX_EINVAL, SKX_ENOSYS } from '../../asm/shared/setkey-diag.js';
 import { applyAtomic, unsupportedForAtomic } from './atomic.js';
 import {
   REGION_RECORDS, REGION_BLOB, REC_SIZE, R_KIND, R_STMT, R_LINE, R_TMPL_OFF, R_TMPL_COUNT, R_PROTO, R_FAMILY,
-  R_SADDR, R_DADDR, R_SPI, R_ENCAP_OA, RF_HAS_ENCAP, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
+  R_SADDR, R_DADDR, R_SPI, R_COL, R_ENCAP_OA, RF_HAS_ENCAP, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
   OP_SA_ADD, OP_SA_UPDATE, OP_SA_GET, OP_SA_DELETE, OP_SA_DELETEALL, OP_SA_DUMP, OP_SP_DUMP, OP_EXIT, OP_SP_ADD,
   OP_SP_UPDATE, OP_SA_FLUSH, OP_SP_FLUSH, OP_SP_DELETE,
 } from '../../asm/shared/layout.js';
@@ -40,9 +42,17 @@ export interface SetkeyRunOptions {
   pid: number;
   out: Sink;
   err: Sink;
-  kernel: () => XfrmKernel;
+  kernel: () => SetkeyKernel;
+  /** Which kernel interface `kernel` returns (default xfrm): decides reqid allocation and NAT-T OA handling. */
+  backend?: 'xfrm' | 'pfkey';
   onProgress?: (done: number, total: number) => void;
 }
+
+/**
+ * What the engine asks of a kernel backend: batched apply with per-record failures, dumps into records, flush.
+ * XfrmKernel (netlink, the default) and PfkeyKernel (PF_KEY v2, setkey's own transport) both provide it.
+ */
+export type SetkeyKernel = XfrmKernel | PfkeyKernel;
 
 /** The records of one statement range that can go to the kernel in one batch, or one that needs care. */
 const SPECIAL = new Set([OP_SA_GET, OP_SA_DELETEALL, OP_SA_DUMP, OP_SP_DUMP, OP_EXIT]);
@@ -94,7 +104,9 @@ export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
   }
   for (let i = 0; i < limit; i++) if (u8(rec(i), R_KIND) === OP_EXIT) { limit = i; break; }
 
-  dropNatOa(limit);
+  const pfkey = o.backend === 'pfkey';
+  // af_key ignores SADB_X_EXT_NAT_T_OA; the PF_KEY backend sends it as setkey does, XFRM must not.
+  if (!pfkey) dropNatOa(limit);
   const warnings = parse.diagnostics.filter((d) => d.severity !== 'error');
   const errors = parse.diagnostics.filter((d) => d.severity === 'error');
   let wi = 0;
@@ -123,15 +135,18 @@ export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
     printDryRun(o, 0, limit);
   } else if (limit > 0) {
     const kernel = o.kernel();
+    const inexpressible = pfkey ? pfkeyRefusals(o, limit) : new Map<number, KernelError>();
     let reqids: ReqidAllocator | null = null;
     let i = 0;
     while (i < limit) {
       let j = i;
       while (j < limit && !SPECIAL.has(u8(rec(j), R_KIND))) j++;
       if (j > i) {
-        if (!reqids && needsReqids(i, j)) reqids = new ReqidAllocator(await usedReqids(kernel));
+        // PF_KEY: af_key allocates `unique` reqids itself from the request's reqid 0, as for setkey.
+        if (!pfkey && !reqids && needsReqids(i, j)) reqids = new ReqidAllocator(await usedReqids(kernel));
         if (reqids) assignReqids(i, j, reqids);
         const local = localRefusals(i, j);
+        for (const [k, e] of inexpressible) if (k >= i && k < j) local.set(k, e);
         const sendable = local.size === 0 ? [[i, j] as const] : splitAround(i, j, local);
         const all: RecordFailure[] = [...[...local].map(([record, error]) => ({ record, error }))];
         for (const [a, b] of sendable) {
@@ -219,7 +234,7 @@ function assignReqids(a: number, b: number, alloc: ReqidAllocator): void {
   }
 }
 
-async function usedReqids(kernel: XfrmKernel): Promise<Set<number>> {
+async function usedReqids(kernel: SetkeyKernel): Promise<Set<number>> {
   const used = new Set<number>();
   const mark = markRecords();
   try {
@@ -262,7 +277,7 @@ function splitAround(a: number, b: number, skip: Map<number, KernelError>): [num
   return out;
 }
 
-async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
+async function runSpecial(o: SetkeyRunOptions, kernel: SetkeyKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
   const kind = u8(rec(i), R_KIND);
   try {
     if (kind === OP_SA_DUMP || kind === OP_SP_DUMP) {
@@ -276,9 +291,13 @@ async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fa
     if (kind === OP_SA_GET) {
       const mark = markRecords();
       try {
-        const reply = await kernel.requestRecord(i);
-        const { decodeXfrm } = await import('../wasm/xfrm-codec.js');
-        for (const c of reply.chunks) decodeXfrm(c, { append: true });
+        if (kernel instanceof PfkeyKernel) {
+          await kernel.get(i);
+        } else {
+          const reply = await kernel.requestRecord(i);
+          const { decodeXfrm } = await import('../wasm/xfrm-codec.js');
+          for (const c of reply.chunks) decodeXfrm(c, { append: true });
+        }
         const end = wasm().regionLen(REGION_RECORDS) / REC_SIZE;
         if (end > mark.records) {
           o.out.write(formatSetkeySAs(mark.records, end, { all: true, ports: o.ports, short: false, now: Date.now() / 1000, pid: o.pid, firstSeq: 1, total: 1 }));
@@ -311,7 +330,7 @@ async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fa
  * match everything is consumed and nothing is printed (seen in the kernel VM by
  * test/kernel/setkey-compat.test.ts, fixtures sa-deleteall-mixed and sa-deleteall-newest-not-matching).
  */
-async function deleteAll(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
+async function deleteAll(o: SetkeyRunOptions, kernel: SetkeyKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
   const w = wasm();
   const r = rec(i);
   const proto = u8(r, R_PROTO);
@@ -350,7 +369,7 @@ async function deleteAll(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fai
 }
 
 /** Prints a dump as setkey -D / -DP does (also for `dump;` / `spddump;` statements). */
-export async function printDump(o: Pick<SetkeyRunOptions, 'out' | 'all' | 'ports' | 'pid'>, kernel: XfrmKernel, what: 'sa' | 'policy', proto = 255, short = false): Promise<number> {
+export async function printDump(o: Pick<SetkeyRunOptions, 'out' | 'all' | 'ports' | 'pid'>, kernel: SetkeyKernel, what: 'sa' | 'policy', proto = 255, short = false): Promise<number> {
   const mark = markRecords();
   try {
     const { first, end } = await kernel.dump(what);
@@ -417,6 +436,10 @@ async function runAtomic(o: SetkeyRunOptions, parse: SetkeyParse, limit: number,
     return 1;
   }
   const kernel = o.kernel();
+  if (kernel instanceof PfkeyKernel) {
+    o.err.write('keyfleet setkey: --atomic needs the xfrm backend (its rollback reads pre-images over XFRM netlink); run with --backend xfrm or drop --atomic\n');
+    return 1;
+  }
   if (needsReqids(0, limit)) assignReqids(0, limit, new ReqidAllocator(await usedReqids(kernel)));
   const local = localRefusals(0, limit);
   if (local.size > 0) {
@@ -436,6 +459,22 @@ async function runAtomic(o: SetkeyRunOptions, parse: SetkeyParse, limit: number,
     o.err.write('  compare `keyfleet setkey -D` / `-DP` with what you expect and repair by hand\n');
   }
   return 1;
+}
+
+/**
+ * Records the PF_KEY backend cannot send (XFRM-only features: marks, interface ids, AEAD, ESN, ...): each is
+ * reported with file:line:col on stderr and as a failed statement, never dropped silently.
+ */
+function pfkeyRefusals(o: SetkeyRunOptions, limit: number): Map<number, KernelError> {
+  const out = new Map<number, KernelError>();
+  for (let i = 0; i < limit; i++) {
+    const why = pfkeyInexpressible(i);
+    if (!why) continue;
+    const r = rec(i);
+    o.err.write(`${o.file}:${u32(r, R_LINE)}:${u32(r, R_COL)}: error: ${why} cannot be expressed in PF_KEY v2; run with --backend xfrm\n`);
+    out.set(i, new KernelError(95 /* EOPNOTSUPP */, OP_NAMES[u8(r, R_KIND)] ?? 'request'));
+  }
+  return out;
 }
 
 /** Passes writes through, except the one "no entries" line a dump prints when it finds nothing. */
