@@ -1089,7 +1089,10 @@ function pRuleDone(): i32 {
     let xf: u32 = 0;
     if (rq_level == 3) {
       const id = rq_reqid;
-      if (id == 0 || id > 0x3fff) xf |= TF_AUTO_REQID; else store<u32>(t + T_REQID, id);
+      // The written id stays in T_REQID either way: PF_KEY sends it as setkey does (af_key then generates one);
+      // for XFRM the engine replaces it when TF_AUTO_REQID is set.
+      if (id == 0 || id > 0x3fff) xf |= TF_AUTO_REQID;
+      store<u32>(t + T_REQID, id);
     }
     store<u32>(t + T_AALGOS, 0xffffffff);
     store<u32>(t + T_EALGOS, 0xffffffff);

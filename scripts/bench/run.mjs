@@ -168,6 +168,7 @@ try {
   if (process.getuid?.() === 0 && spawnSync('ip', ['netns', 'list']).status === 0) {
     benchApply();
     benchList();
+    await (await import('./pfkey.mjs')).benchPfkey({ reps, work, record }); // PF_KEY rows: skipped without af_key/setkey
   } else {
     console.log('SKIPPED netns benchmarks: they need root and `ip netns`');
   }

@@ -16,7 +16,7 @@ import { SKX_EINVAL, SKX_ENOSYS } from '../../asm/shared/setkey-diag.js';
 import { applyAtomic, unsupportedForAtomic } from './atomic.js';
 import {
   REGION_RECORDS, REGION_BLOB, REC_SIZE, R_KIND, R_STMT, R_LINE, R_TMPL_OFF, R_TMPL_COUNT, R_PROTO, R_FAMILY,
-  R_SADDR, R_DADDR, R_SPI, R_COL, R_ENCAP_OA, RF_HAS_ENCAP, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
+  R_SADDR, R_DADDR, R_SPI, R_COL, R_SATYPE, R_ENCAP_OA, RF_HAS_ENCAP, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
   OP_SA_ADD, OP_SA_UPDATE, OP_SA_GET, OP_SA_DELETE, OP_SA_DELETEALL, OP_SA_DUMP, OP_SP_DUMP, OP_EXIT, OP_SP_ADD,
   OP_SP_UPDATE, OP_SA_FLUSH, OP_SP_FLUSH, OP_SP_DELETE,
 } from '../../asm/shared/layout.js';
@@ -199,6 +199,8 @@ function setkeyErrorText(i: number, e: KernelError): string {
     if (kind === OP_SA_DELETE || kind === OP_SA_GET || kind === OP_SP_DELETE) return 'No entry';
     if (kind === OP_SA_DUMP) return 'No SAD entries';
     if (kind === OP_SP_DUMP) return 'No SPD entries';
+    // postproc() has no words for ENOENT on other messages and prints its NULL errmsg with "%s": glibc's "(null)"
+    return '(null)';
   }
   return strerror(e.errno);
 }
@@ -340,7 +342,8 @@ async function deleteAll(o: SetkeyRunOptions, kernel: SetkeyKernel, i: number, f
   if (proto === 0 || proto === 255) return true; // dump replies never carry satype 0: nothing matches
   const mark = markRecords();
   try {
-    const { first, end } = await kernel.dump('sa');
+    // setkey's sendkeymsg_spigrep asks for the statement's satype only
+    const { first, end } = kernel instanceof PfkeyKernel ? await kernel.dump('sa', u8(r, R_SATYPE)) : await kernel.dump('sa');
     // af_key filters the dump by satype and leaves out what PF_KEY cannot express.
     const list: number[] = [];
     for (let k = first; k < end; k++) if (u8(rec(k), R_PROTO) === proto && countSetkeySAs(k, k + 1) > 0) list.push(k);
@@ -358,8 +361,17 @@ async function deleteAll(o: SetkeyRunOptions, kernel: SetkeyKernel, i: number, f
       const k = list[n]!;
       o.out.write(formatSetkeySAs(k, k + 1, { all: o.all, ports: o.ports, short: false, now, pid: o.pid, firstSeq: n + 1, total: list.length }));
     }
-    w.dv.setUint8(head.base + R_KIND, OP_SA_DELETE);
-    const res = await kernel.apply(list[matchAt]!, list[matchAt]! + 1);
+    let res: { failures: RecordFailure[] };
+    if (kernel instanceof PfkeyKernel) {
+      // setkey: setkeymsg_addr(SADB_DELETE, ...) of the statement itself with p_spi = the dumped SA's SPI
+      const own = rec(i);
+      w.dv.setUint32(own.base + R_SPI, w.dv.getUint32(head.base + R_SPI, true), true);
+      w.dv.setUint8(own.base + R_KIND, OP_SA_DELETE);
+      try { res = await kernel.apply(i, i + 1); } finally { w.dv.setUint8(own.base + R_KIND, OP_SA_DELETEALL); }
+    } else {
+      w.dv.setUint8(head.base + R_KIND, OP_SA_DELETE);
+      res = await kernel.apply(list[matchAt]!, list[matchAt]! + 1);
+    }
     // setkey never reads this reply, so it prints nothing either way; --strict still sees the failure.
     if (res.failures[0] && o.strict) fail(i, res.failures[0].error);
     return res.failures.length === 0;
@@ -372,7 +384,9 @@ async function deleteAll(o: SetkeyRunOptions, kernel: SetkeyKernel, i: number, f
 export async function printDump(o: Pick<SetkeyRunOptions, 'out' | 'all' | 'ports' | 'pid'>, kernel: SetkeyKernel, what: 'sa' | 'policy', proto = 255, short = false): Promise<number> {
   const mark = markRecords();
   try {
-    const { first, end } = await kernel.dump(what);
+    // `dump esp;` over PF_KEY: setkey sends SADB_DUMP with that satype (the filter below then keeps all)
+    const satype = proto === 50 ? 3 : proto === 51 ? 2 : proto === 108 ? 9 : 0;
+    const { first, end } = kernel instanceof PfkeyKernel && what === 'sa' ? await kernel.dump('sa', satype) : await kernel.dump(what);
     const now = Date.now() / 1000;
     const fmt = { all: o.all, ports: o.ports, short, now, pid: o.pid };
     // Format in slices so the text of a 100k-entry dump never sits in memory whole.

@@ -200,8 +200,8 @@ export class PfkeyKernel {
   }
 
   /** Dumps SAs (or policies) into records appended after the current ones; returns their range. */
-  async dump(what: 'sa' | 'policy'): Promise<{ first: number; end: number }> {
-    const msgs = await this.dumpMessages(what);
+  async dump(what: 'sa' | 'policy', satype = 0): Promise<{ first: number; end: number }> {
+    const msgs = await this.dumpMessages(what, satype);
     const w = wasm();
     const first = markRecords().records;
     let bytes = 0;
