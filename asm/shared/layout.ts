@@ -145,7 +145,9 @@ export const R_ATTR_ORDER = 464; // u32
 // setkey puts them in the sockaddrs of SADB_EXT_ADDRESS_SRC/DST (parse.y setkeymsg_add). 0 = none written.
 export const R_SADB_SPORT = 472; // u16
 export const R_SADB_DPORT = 474; // u16
-export const REC_SIZE = 480;     // 476..479 spare (records stay 8-byte aligned for the u64 fields)
+export const R_SADB_AALG = 476;  // u8  sadb_sa_auth setkey sends (p_alg_auth), also for ids the kernel lacks
+export const R_SADB_EALG = 477;  // u8  sadb_sa_encrypt (p_alg_enc: encryption or, for IPComp, compression id)
+export const REC_SIZE = 480;     // 478..479 spare (records stay 8-byte aligned for the u64 fields)
 
 // ---- R_FLAGS bits ----
 export const RF_HAS_MARK = 1;

@@ -1,10 +1,13 @@
 // src/cli/setkey-pfkey.ts — the PF_KEY-only modes of `keyfleet setkey` (layer: cli): reading binary PF_KEY
 // message files given as operands (setkey.c fileproc → postproc), the -v/-H message traces (sendkeymsg), and
-// the -x/-xx promiscuous monitor (promisc, printdate). Printing goes through the same record formatter as -D.
+// the -x/-xx promiscuous monitor (promisc, printdate; on the xfrm backend from XFRM notifications composed into
+// the messages af_key would broadcast). Printing goes through the same record formatter as -D.
 import { readFileSync } from 'node:fs';
 import type { Sink } from './output.js';
 import { PfkeyKernel } from '../kernel/pfkey.js';
-import { decodePfkey, pfkeyMessages, type PfkeyHeader } from '../wasm/pfkey-codec.js';
+import { decodePfkey, pfkeyMessages, composeXfrmEvents, type PfkeyHeader } from '../wasm/pfkey-codec.js';
+import { decodeXfrm } from '../wasm/xfrm-codec.js';
+import { openNetlinkXfrm, XFRMNLGRP_SA, XFRMNLGRP_POLICY, XFRMNLGRP_EXPIRE } from '../native/index.js';
 import { kdebugSadb, setkeyHexdump } from '../wasm/pfkey-debug.js';
 import { formatSetkeySAs, formatSetkeySPs } from '../wasm/setkey-format.js';
 import { markRecords, restoreRecords } from '../kernel/xfrm.js';
@@ -13,7 +16,7 @@ import { wasm } from '../wasm/index.js';
 import { REGION_RECORDS, REC_SIZE, R_STATE } from '../../asm/shared/layout.js';
 import {
   SADB_GET, SADB_DUMP, SADB_DELETE, SADB_X_SPDDELETE, SADB_X_SPDGET, SADB_X_SPDDUMP, SADB_X_PROMISC, MSG_SIZE,
-  SADB_SASTATE_DEAD,
+  SADB_SASTATE_DEAD, SADB_EXPIRE,
 } from '../../asm/shared/pfkey.js';
 
 /** setkey.c fileproc(): it reads at most this much of a file (its rbuf). */
@@ -98,6 +101,46 @@ function printdate(xx: boolean): string {
   return `${two(Math.floor(s / 3600))}:${two(Math.floor((s % 3600) / 60))}:${two(s % 60)}.${usec} \n`;
 }
 
+/**
+ * What a promiscuous PF_KEY socket would receive for one datagram of XFRM notifications: af_key's broadcast of each
+ * change (composed in wasm from the decoded records, asm/src/pfkey-encode.ts pfkeyComposeEvents), twice for those
+ * af_key sends to every socket (a promiscuous socket gets BROADCAST_ALL messages once as promiscuous and once as a
+ * socket), once for expiries (BROADCAST_REGISTERED).
+ */
+export function xfrmEventsAsPfkey(datagram: Buffer): Buffer[] {
+  const mark = markRecords();
+  try {
+    decodeXfrm(datagram, { append: true });
+    const end = wasm().regionLen(REGION_RECORDS) / REC_SIZE;
+    const out: Buffer[] = [];
+    for (const m of composeXfrmEvents(mark.records, end)) {
+      out.push(m);
+      if (m[1] !== SADB_EXPIRE) out.push(m);
+    }
+    return out;
+  } finally {
+    restoreRecords(mark);
+  }
+}
+
+/** -x on the xfrm backend: XFRM multicast (SA, policy, expire groups) printed as setkey -x prints af_key's. */
+async function xfrmPromisc(o: PromiscOptions): Promise<number> {
+  const sock = openNetlinkXfrm({ ...(o.netns ? { netns: o.netns } : {}), rcvbuf: 8 << 20, groups: [XFRMNLGRP_SA, XFRMNLGRP_POLICY, XFRMNLGRP_EXPIRE] });
+  sock.start((dgrams) => {
+    for (const d of dgrams) for (const m of xfrmEventsAsPfkey(d)) o.out.write(promiscText(m, o));
+    (o.out as Sink & { flush?: () => Promise<void> }).flush?.();
+  }, (e) => {
+    // ENOBUFS: the kernel dropped notifications; setkey -x has no way to say so, we do (stderr) and go on
+    process.stderr.write(`keyfleet setkey -x: ${e.message}; some events were lost\n`);
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (): void => { sock.close(); resolve(); };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
+
 /** The text setkey -x prints for one received message. */
 export function promiscText(m: Buffer, o: { hexdump: boolean; xx: boolean }): string {
   let s = printdate(o.xx);
@@ -116,6 +159,7 @@ export interface PromiscOptions { backend: 'xfrm' | 'pfkey'; netns: string | und
  * there is nothing PF_KEY-shaped to print and we say so.
  */
 export async function startPromisc(o: PromiscOptions): Promise<number> {
+  if (o.backend === 'xfrm') return xfrmPromisc(o);
   let k: PfkeyKernel;
   try {
     k = PfkeyKernel.open(o.netns ? { netns: o.netns } : {});

@@ -167,7 +167,8 @@ export async function setkeyMain(argv: string[]): Promise<number> {
     const openKernel = (): SetkeyKernel => {
       if (!kernel) {
         if (backend === 'pfkey') {
-          const k = PfkeyKernel.open(args.netns ? { netns: args.netns } : {});
+          // -v/-H: one request at a time, so the trace interleaves each message with its reply as setkey's does
+          const k = PfkeyKernel.open({ ...(args.netns ? { netns: args.netns } : {}), ...(args.verbose || args.hexdump ? { window: 1 } : {}) });
           if (args.verbose || args.hexdump) k.trace = traceTo(out, { verbose: args.verbose, hexdump: args.hexdump });
           kernel = k;
         } else kernel = XfrmKernel.open(args.netns ? { netns: args.netns } : {});
@@ -206,7 +207,11 @@ export async function setkeyMain(argv: string[]): Promise<number> {
         const progress = new Progress('applying');
         if (backend === 'pfkey' && !args.noAction && !args.dryRun) {
           // setkey's get_supported(): one SADB_REGISTER before the script (the kernel probes its algorithms)
-          await (openKernel() as PfkeyKernel).register();
+          const k = openKernel() as PfkeyKernel;
+          const trace = k.trace;
+          k.trace = null; // setkey's get_supported() goes through libipsec, which -v does not trace
+          await k.register();
+          k.trace = trace;
         }
         const r = await runSetkey({
           backend,

@@ -7,11 +7,12 @@ import { KernelError } from './errors.js';
 import { openPfKey, type RawSocket } from '../native/index.js';
 import { encodePfkey, decodePfkey, bareMessage, pfkeyHeader, type PfkeyHeader } from '../wasm/pfkey-codec.js';
 import { wasm } from '../wasm/index.js';
-import { markRecords, restoreRecords, appendRequestRecord, type ApplyOptions, type RecordFailure } from './xfrm.js';
-import { REGION_RECORDS, REGION_BLOB, REC_SIZE, OP_SA_DUMP, OP_SP_DUMP, OP_SA_FLUSH, OP_SP_FLUSH, R_KIND, TMPL_SIZE } from '../../asm/shared/layout.js';
+import { markRecords, type ApplyOptions, type RecordFailure } from './xfrm.js';
+import { REGION_RECORDS, REGION_BLOB, REC_SIZE, TMPL_SIZE } from '../../asm/shared/layout.js';
 import {
   SADB_REGISTER, SADB_DUMP, SADB_X_SPDDUMP, SADB_X_PROMISC, SADB_ADD, SADB_UPDATE, SADB_DELETE, SADB_GET, SADB_FLUSH,
   SADB_GETSPI, SADB_X_SPDADD, SADB_X_SPDUPDATE, SADB_X_SPDDELETE, SADB_X_SPDDELETE2, SADB_X_SPDGET, SADB_X_SPDFLUSH,
+  MSG_SIZE, MSG_TYPE, MSG_ERRNO, MSG_SEQ, MSG_PID,
 } from '../../asm/shared/pfkey.js';
 
 export interface PfkeyOpenOptions {
@@ -36,6 +37,8 @@ const TYPE_NAMES: Record<number, string> = {
 };
 
 interface Pending { resolve: (m: Buffer) => void; reject: (e: Error) => void }
+/** The requests of one apply() window: seq base..base+count-1; one waiter for all (no promise per message). */
+interface Window { base: number; count: number; left: number; errors: Map<number, number>; resolve: () => void; reject: (e: Error) => void }
 interface DumpWaiter { type: number; msgs: Buffer[]; resolve: (m: Buffer[]) => void; reject: (e: Error) => void }
 
 // Sequence numbers are unique across every PF_KEY socket of this process: af_key broadcasts a change to all
@@ -55,6 +58,7 @@ export class PfkeyKernel {
   #window: number;
   #pending = new Map<number, Pending>();
   #dump: DumpWaiter | null = null;
+  #win: Window | null = null;
   #lastActivity = Date.now();
   #timer: NodeJS.Timeout | null = null;
   /** Called for every message sent and received (setkey -v / -H). */
@@ -85,19 +89,30 @@ export class PfkeyKernel {
   #receive(dgrams: Buffer[]): void {
     this.#lastActivity = Date.now();
     for (const d of dgrams) {
-      const h = pfkeyHeader(d);
-      if (!h) continue;
+      if (d.length < MSG_SIZE) continue;
       this.trace?.('recv', d);
-      if (h.pid === this.pid) {
+      // struct sadb_msg read in place: this runs once per reply of a bulk load
+      if (d.readUInt32LE(MSG_PID) === this.pid) {
+        const seq = d.readUInt32LE(MSG_SEQ), type = d[MSG_TYPE]!;
         const dump = this.#dump;
-        if (dump && h.type === dump.type) {
-          if (h.errno !== 0) { this.#dump = null; dump.reject(new KernelError(h.errno, TYPE_NAMES[h.type] ?? 'dump', h.seq)); continue; }
+        if (dump && type === dump.type) {
+          if (d[MSG_ERRNO] !== 0) { this.#dump = null; dump.reject(new KernelError(d[MSG_ERRNO]!, TYPE_NAMES[type] ?? 'dump', seq)); continue; }
           dump.msgs.push(d);
-          if (h.seq === 0) { this.#dump = null; dump.resolve(dump.msgs); }
+          if (seq === 0) { this.#dump = null; dump.resolve(dump.msgs); }
           continue;
         }
-        const p = this.#pending.get(h.seq);
-        if (p) { this.#pending.delete(h.seq); p.resolve(d); continue; }
+        const w = this.#win;
+        if (w && ((seq - w.base) >>> 0) < w.count) {
+          const k = (seq - w.base) >>> 0;
+          // af_key answers each request once to its sender (a broadcast of the change, or the error)
+          if (!w.errors.has(k)) {
+            w.errors.set(k, d[MSG_ERRNO]!);
+            if (--w.left === 0) { this.#win = null; w.resolve(); }
+          }
+          continue;
+        }
+        const p = this.#pending.get(seq);
+        if (p) { this.#pending.delete(seq); p.resolve(d); continue; }
       }
       this.onUnsolicited?.(d);
     }
@@ -111,6 +126,9 @@ export class PfkeyKernel {
     const d = this.#dump;
     this.#dump = null;
     d?.reject(e);
+    const w = this.#win;
+    this.#win = null;
+    w?.reject(e);
   }
 
   /** A watchdog while replies are outstanding: no message for timeoutMs fails them (af_key dropped some). */
@@ -125,7 +143,7 @@ export class PfkeyKernel {
   }
 
   #idle(): void {
-    if (this.#timer && this.#pending.size === 0 && !this.#dump) { clearInterval(this.#timer); this.#timer = null; }
+    if (this.#timer && this.#pending.size === 0 && !this.#dump && !this.#win) { clearInterval(this.#timer); this.#timer = null; }
   }
 
   #send(msgs: Buffer[]): void {
@@ -166,16 +184,18 @@ export class PfkeyKernel {
       const seqBase = nextSeq;
       const enc = encodePfkey(next, Math.min(end, next + this.#window), { seqBase, pid: this.pid, maxBytes: opts.chunkBytes ?? 4 << 20 });
       if (enc.consumed === 0) throw new Error('encoder made no progress');
-      takeSeq(enc.messages.length);
-      const waits = enc.messages.map((m, k) => new Promise<Buffer>((resolve, reject) => {
-        this.#pending.set(seqBase + k, { resolve, reject });
-      }).then((reply) => {
-        const h = pfkeyHeader(reply)!;
-        if (h.errno !== 0) failures.push({ record: enc.recordOfMessage[k]!, error: new KernelError(h.errno, TYPE_NAMES[h.type] ?? 'request', h.seq) });
-      }));
-      this.#arm();
-      if (enc.messages.length > 0) this.#send(enc.messages);
-      await Promise.all(waits);
+      const count = enc.messages.length;
+      takeSeq(count);
+      if (count > 0) {
+        const errors = new Map<number, number>();
+        const done = new Promise<void>((resolve, reject) => { this.#win = { base: seqBase, count, left: count, errors, resolve, reject }; });
+        this.#arm();
+        this.#send(enc.messages);
+        await done;
+        for (const [k, errno] of errors) {
+          if (errno !== 0) failures.push({ record: enc.recordOfMessage[k]!, error: new KernelError(errno, TYPE_NAMES[enc.messages[k]![MSG_TYPE]!] ?? 'request', seqBase + k) });
+        }
+      }
       next += enc.consumed;
       opts.onProgress?.({ done: next - first, total: end - first });
       if (failures.length > 0 && opts.stopOnError) break;
@@ -226,16 +246,11 @@ export class PfkeyKernel {
     return { first, end: wasm().regionLen(REGION_RECORDS) / REC_SIZE };
   }
 
-  /** Flushes SAs of one protocol (255 = all) or all policies. */
+  /** Flushes SAs of one protocol (255 = all) or all policies (setkey -F / -FP: sendkeyshort). */
   async flush(what: 'sa' | 'policy', proto = 255): Promise<void> {
-    const mark = markRecords();
-    const idx = appendRequestRecord(what === 'sa' ? OP_SA_FLUSH : OP_SP_FLUSH, proto);
-    try {
-      const r = await this.apply(idx, idx + 1);
-      if (r.failures[0]) throw r.failures[0].error;
-    } finally {
-      restoreRecords(mark);
-    }
+    const satype = what === 'sa' ? (proto === 50 ? 3 : proto === 51 ? 2 : proto === 108 ? 9 : 0) : 0;
+    const r = pfkeyHeader(await this.request(bareMessage(what === 'sa' ? SADB_FLUSH : SADB_X_SPDFLUSH, satype, takeSeq(1), this.pid)))!;
+    if (r.errno !== 0) throw new KernelError(r.errno, what === 'sa' ? 'flush' : 'spdflush', r.seq);
   }
 
   /**
@@ -249,5 +264,3 @@ export class PfkeyKernel {
     this.#send([msg]);
   }
 }
-
-void OP_SA_DUMP; void OP_SP_DUMP; void R_KIND;

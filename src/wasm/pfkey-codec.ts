@@ -2,7 +2,10 @@
 // (records → PF_KEY requests, asm/src/pfkey-encode.ts), decodePfkey (PF_KEY messages → records,
 // asm/src/pfkey-decode.ts), bare header messages (REGISTER, PROMISC) and walking the messages of a buffer.
 import { REGION_OUTPUT, REGION_MAP } from '../../asm/shared/layout.js';
-import { MSG_SIZE, MSG_TYPE, MSG_ERRNO, MSG_SATYPE, MSG_LEN, MSG_SEQ, MSG_PID, PFKEY_UNIT, PENC_NO_OA, PDEC_RESET, PDEC_KEEP_ALL } from '../../asm/shared/pfkey.js';
+import {
+  MSG_SIZE, MSG_TYPE, MSG_ERRNO, MSG_SATYPE, MSG_LEN, MSG_SEQ, MSG_PID, PFKEY_UNIT, PENC_NO_OA, PDEC_RESET, PDEC_KEEP_ALL,
+  EXT_LEN, EXT_TYPE, EXT_SIZE, SADB_X_EXT_POLICY, POL_SIZE, IRQ_LEN, IRQ_SIZE, IRQ_RESERVED1, IRQ_RESERVED2,
+} from '../../asm/shared/pfkey.js';
 import { wasm } from './index.js';
 
 interface PfkeyExports {
@@ -10,6 +13,7 @@ interface PfkeyExports {
   pfkeyEncodeBare(type: number, satype: number, seq: number, pid: number): number;
   pfkeyDecode(len: number, flags: number): number;
   pfkeyDecodeMalformed(): number;
+  pfkeyComposeEvents(first: number, end: number, refcnt: number): number;
 }
 
 export interface PfkeyEncodeOptions {
@@ -40,7 +44,14 @@ export function encodePfkey(first: number, end: number, opts: PfkeyEncodeOptions
   const map = w.copy(REGION_MAP);
   const recordOfMessage = new Uint32Array(map.length >>> 2);
   for (let i = 0; i < recordOfMessage.length; i++) recordOfMessage[i] = map.readUInt32LE(i * 4);
-  return { consumed, messages: [...pfkeyMessages(bytes)].map((m) => m.bytes), recordOfMessage };
+  const messages: Buffer[] = [];
+  for (let off = 0; off + MSG_SIZE <= bytes.length;) {
+    const len = bytes.readUInt16LE(off + MSG_LEN) * PFKEY_UNIT;
+    if (len < MSG_SIZE || off + len > bytes.length) break;
+    messages.push(bytes.subarray(off, off + len));
+    off += len;
+  }
+  return { consumed, messages, recordOfMessage };
 }
 
 /** A header-only message (SADB_REGISTER, SADB_X_PROMISC, SADB_FLUSH, SADB_DUMP, ...). */
@@ -92,6 +103,57 @@ export function* pfkeyMessages(buf: Buffer): Generator<PfkeyHeader> {
 
 /** The header of one datagram (a PF_KEY datagram is one message). */
 export function pfkeyHeader(buf: Buffer): PfkeyHeader | null {
-  for (const h of pfkeyMessages(buf)) return h;
-  return null;
+  if (buf.length < MSG_SIZE) return null;
+  const length = buf.readUInt16LE(MSG_LEN) * PFKEY_UNIT;
+  if (length < MSG_SIZE || length > buf.length) return null;
+  return {
+    type: buf[MSG_TYPE]!, errno: buf[MSG_ERRNO]!, satype: buf[MSG_SATYPE]!, length, seq: buf.readUInt32LE(MSG_SEQ),
+    pid: buf.readUInt32LE(MSG_PID), bytes: buf.length === length ? buf : buf.subarray(0, length),
+  };
+}
+
+/**
+ * A copy of a request with what legitimately differs between two senders of the same statement zeroed:
+ * sadb_msg_seq and sadb_msg_pid, and the two reserved fields of each sadb_x_ipsecrequest, which libipsec never
+ * initialises (policy_parse.y set_x_request writes requests into realloc()ed memory, so setkey 0.8.2 sends heap
+ * garbage there). Used to compare keyfleet's messages with captures of setkey's.
+ */
+export function maskVolatile(msg: Buffer): Buffer {
+  const c = Buffer.from(msg);
+  if (c.length >= MSG_SIZE) c.fill(0, MSG_SEQ, MSG_SIZE);
+  let off = MSG_SIZE;
+  while (off + EXT_SIZE <= c.length) {
+    const len = c.readUInt16LE(off + EXT_LEN) * PFKEY_UNIT;
+    if (len < PFKEY_UNIT || off + len > c.length) break;
+    if (c.readUInt16LE(off + EXT_TYPE) === SADB_X_EXT_POLICY) {
+      for (let q = off + POL_SIZE; q + IRQ_SIZE <= off + len;) {
+        const rl = c.readUInt16LE(q + IRQ_LEN);
+        if (rl < IRQ_SIZE) break;
+        c.fill(0, q + IRQ_RESERVED1, q + IRQ_RESERVED1 + 2);
+        c.fill(0, q + IRQ_RESERVED2, q + IRQ_RESERVED2 + 4);
+        q += rl;
+      }
+    }
+    off += len;
+  }
+  return c;
+}
+
+/**
+ * The PF_KEY messages af_key broadcasts for the changes that records [first, end) were decoded from (XFRM netlink
+ * notifications: R_MSGTYPE is the event). refcnt stands in for af_key's policy refcount (sadb_msg_reserved of
+ * policy messages), which XFRM does not report: 1, as a policy at rest holds.
+ */
+export function composeXfrmEvents(first: number, end: number, refcnt = 1): Buffer[] {
+  const w = wasm();
+  w.fns<PfkeyExports>().pfkeyComposeEvents(first >>> 0, end >>> 0, refcnt >>> 0);
+  const bytes = w.copy(REGION_OUTPUT);
+  const map = w.copy(REGION_MAP);
+  const out: Buffer[] = [];
+  for (let k = 0, off = 0; k + 8 <= map.length; k += 8) {
+    const len = map.readUInt32LE(k + 4);
+    out.push(bytes.subarray(off, off + len));
+    off += len;
+  }
+  return out;
 }

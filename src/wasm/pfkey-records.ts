@@ -26,6 +26,8 @@ export function pfkeyInexpressible(i: number): string | null {
   const dv = w.dv;
   const kind = dv.getUint8(base + L.R_KIND);
   const flags = dv.getUint32(base + L.R_FLAGS, true);
+  // The setkey parser only makes what setkey can say, i.e. what PF_KEY carries: nothing to check (hot path).
+  if (flags & L.RF_SETKEY) return null;
   if (flags & L.RF_HAS_MARK) return 'a mark';
   if (flags & L.RF_HAS_IFID) return 'an interface id (if_id)';
   if (flags & L.RF_HAS_EXTRA_FLAGS) return 'extra SA flags';
