@@ -395,6 +395,15 @@ function klifetime(type: u32, packets: u64, bytes: u64, add: u64, use: u64): voi
   store<u64>(e + LT_ADDTIME, add);
   store<u64>(e + LT_USETIME, use);
 }
+/** SADB_EXT_LIFETIME_CURRENT from struct xfrm_lifetime_cur (allocations = packets, as af_key fills it). */
+function kcurrent(rec: usize): void {
+  const c = rec + R_CUR;
+  const ce = ext(SADB_EXT_LIFETIME_CURRENT, LT_SIZE);
+  store<u32>(ce + LT_ALLOCATIONS, <u32>load<u64>(c + CUR_PACKETS));
+  store<u64>(ce + LT_BYTES, load<u64>(c + CUR_BYTES));
+  store<u64>(ce + LT_ADDTIME, load<u64>(c + CUR_ADD_TIME));
+  store<u64>(ce + LT_USETIME, load<u64>(c + CUR_USE_TIME));
+}
 function kkey(type: u32, rec: usize, slot: u32): void {
   const bits = load<u32>(rec + slot + ALG_KEY_BITS);
   const n = (bits + 7) >>> 3;
@@ -440,12 +449,7 @@ function composeState(rec: usize, m: usize, type: u32, state: u32, addKeys: bool
   const l = rec + R_LFT;
   if ((hsc & 2) != 0) klifetime(SADB_EXT_LIFETIME_HARD, load<u64>(l + LFT_HARD_PACKET), load<u64>(l + LFT_HARD_BYTE), load<u64>(l + LFT_HARD_ADD), load<u64>(l + LFT_HARD_USE));
   if ((hsc & 1) != 0) klifetime(SADB_EXT_LIFETIME_SOFT, load<u64>(l + LFT_SOFT_PACKET), load<u64>(l + LFT_SOFT_BYTE), load<u64>(l + LFT_SOFT_ADD), load<u64>(l + LFT_SOFT_USE));
-  const c = rec + R_CUR;
-  const ce = ext(SADB_EXT_LIFETIME_CURRENT, LT_SIZE);
-  store<u32>(ce + LT_ALLOCATIONS, <u32>load<u64>(c + CUR_PACKETS));
-  store<u64>(ce + LT_BYTES, load<u64>(c + CUR_BYTES));
-  store<u64>(ce + LT_ADDTIME, load<u64>(c + CUR_ADD_TIME));
-  store<u64>(ce + LT_USETIME, load<u64>(c + CUR_USE_TIME));
+  kcurrent(rec);
   kaddress(SADB_EXT_ADDRESS_SRC, fam, rec + R_SADDR, 0, 0, fullPrefix(fam));
   kaddress(SADB_EXT_ADDRESS_DST, fam, rec + R_DADDR, 0, 0, fullPrefix(fam));
   const sel = rec + R_SEL;
@@ -486,12 +490,7 @@ function composePolicy(rec: usize, m: usize, type: u32, seq: u32, pid: u32, refc
   const l = rec + R_LFT;
   klifetime(SADB_EXT_LIFETIME_HARD, load<u64>(l + LFT_HARD_PACKET), load<u64>(l + LFT_HARD_BYTE), load<u64>(l + LFT_HARD_ADD), load<u64>(l + LFT_HARD_USE));
   klifetime(SADB_EXT_LIFETIME_SOFT, load<u64>(l + LFT_SOFT_PACKET), load<u64>(l + LFT_SOFT_BYTE), load<u64>(l + LFT_SOFT_ADD), load<u64>(l + LFT_SOFT_USE));
-  const c = rec + R_CUR;
-  const ce = ext(SADB_EXT_LIFETIME_CURRENT, LT_SIZE);
-  store<u32>(ce + LT_ALLOCATIONS, <u32>load<u64>(c + CUR_PACKETS));
-  store<u64>(ce + LT_BYTES, load<u64>(c + CUR_BYTES));
-  store<u64>(ce + LT_ADDTIME, load<u64>(c + CUR_ADD_TIME));
-  store<u64>(ce + LT_USETIME, load<u64>(c + CUR_USE_TIME));
+  kcurrent(rec);
   const p = ext(SADB_X_EXT_POLICY, POL_SIZE);
   const n = load<u32>(rec + R_TMPL_COUNT), toff = load<u32>(rec + R_TMPL_OFF);
   const ok = n > 0 && inBlob(toff, n * TMPL_SIZE);

@@ -305,6 +305,35 @@ test('-x on the xfrm backend: XFRM notifications become the very messages af_key
   }
 });
 
+test('`setkey FILE` of a binary PF_KEY dump prints the same with keyfleet as with setkey 0.8.2', async () => {
+  const ns = `kfp-${process.pid}-bin`;
+  sh('ip', ['netns', 'add', ns]);
+  try {
+    const conf = path.join(tmp, 'bin.conf');
+    writeFileSync(conf, 'add 10.5.0.1 10.5.0.2 esp 0x5001 -m tunnel -E aes-cbc 0x00112233445566778899aabbccddeeff -A hmac-sha1 0x00112233445566778899aabbccddeeff00112233;\n'
+      + 'add fec0::1 fec0::2 ah 0x5002 -A hmac-sha256 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff;\n'
+      + 'add 10.5.0.1 10.5.0.2 ipcomp 0x5003 -C deflate;\n'
+      + 'spdadd 10.5.1.0/24[any] 10.5.2.0/24[443] tcp -P out ipsec esp/tunnel/10.5.0.1-10.5.0.2/require;\n'
+      + 'spdadd fec0::/64 fec1::/64 any -P in none;\n');
+    sh('ip', ['netns', 'exec', ns, SETKEY, '-f', conf]);
+    const k = PfkeyKernel.open({ netns: ns });
+    const msgs = [...await k.dumpMessages('sa'), ...await k.dumpMessages('policy')];
+    k.close();
+    const file = path.join(tmp, 'dump.pfkey');
+    writeFileSync(file, Buffer.concat(msgs));
+    const theirs = sh(SETKEY, [file]);
+    const ours = sh(process.execPath, [path.join(root, 'bin/keyfleet'), 'setkey', file]);
+    assert.is(ours.status, theirs.status);
+    assert.ok(msgs.length >= 5 && theirs.out.includes('esp mode=tunnel'), theirs.out);
+    assert.is(normalise(ours.out), normalise(theirs.out));
+    const withPorts = [sh(SETKEY, ['-p', file]).out, sh(process.execPath, [path.join(root, 'bin/keyfleet'), 'setkey', '-p', file]).out];
+    assert.is(normalise(withPorts[1]!), normalise(withPorts[0]!));
+    console.log(`\nsetkey FILE: ${msgs.length} dumped messages printed identically (also with -p)`);
+  } finally {
+    sh('ip', ['netns', 'del', ns]);
+  }
+});
+
 test('keyfleet --backend pfkey -v traces the same messages as setkey -v (apart from seq/pid and key garbage)', () => {
   const a = `kfp-${process.pid}-va`, b = `kfp-${process.pid}-vb`;
   const script = path.join(tmp, 'verbose.conf');
