@@ -150,7 +150,13 @@ export const R_OFFLOAD_FLAGS = 484;   // u32 struct xfrm_user_offload.flags (XFR
 export const R_COA_OFF = 488;         // u32 blob offset of the 16-byte care-of address (with RF_HAS_COA)
 export const R_REPLAY_SEQ_HI = 492;   // u32 ESN seq_hi
 export const R_REPLAY_OSEQ_HI = 496;  // u32 ESN oseq_hi
-export const REC_SIZE = 504;
+// Appended by the PF_KEY codec owner: the ports written in setkey's SA addresses (addr[port]), host order, as
+// setkey puts them in the sockaddrs of SADB_EXT_ADDRESS_SRC/DST (parse.y setkeymsg_add). 0 = none written.
+export const R_SADB_SPORT = 500; // u16
+export const R_SADB_DPORT = 502; // u16
+export const R_SADB_AALG = 504;  // u8  sadb_sa_auth setkey sends (p_alg_auth), also for ids the kernel lacks
+export const R_SADB_EALG = 505;  // u8  sadb_sa_encrypt (p_alg_enc: encryption or, for IPComp, compression id)
+export const REC_SIZE = 512;     // 506..511 spare (records stay 8-byte aligned for the u64 fields)
 
 // ---- R_FLAGS bits ----
 export const RF_HAS_MARK = 1;

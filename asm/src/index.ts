@@ -7,3 +7,5 @@ export * from "./xfrm-decode";
 export * from "./setkey-format";
 export * from "./ip-format";
 export * from "./ip-parse";
+export * from "./pfkey-encode";
+export * from "./pfkey-decode";

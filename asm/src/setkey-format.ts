@@ -237,7 +237,7 @@ function time20Render(tu: u64): void {
 }
 
 // ---- algorithms: kernel name → PF_KEY id as af_key reports it (0 when the kernel alg has none) ----
-function pfkeyAlgId(rec: usize, slot: i32, kind: i32): i32 {
+export function pfkeyAlgId(rec: usize, slot: i32, kind: i32): i32 {
   const nlen = load<u32>(rec + <usize>slot + ALG_NAME_LEN);
   if (nlen == 0) return 0;
   const np = at(REGION_BLOB, load<u32>(rec + <usize>slot + ALG_NAME_OFF));

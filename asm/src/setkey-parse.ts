@@ -6,7 +6,7 @@
 import {
   REGION_INPUT, REGION_RECORDS, REGION_BLOB, REGION_DIAG, REC_SIZE, DIAG_SIZE,
   R_KIND, R_FAMILY, R_DIR, R_ACTION, R_FLAGS, R_LINE, R_COL, R_SRC_START, R_SRC_END, R_STMT, R_SATYPE, R_SADB_MODE,
-  R_SADB_FLAGS, R_SEL, SEL_DADDR, SEL_SADDR, SEL_DPORT, SEL_DPORT_MASK, SEL_SPORT, SEL_SPORT_MASK, SEL_FAMILY,
+  R_SADB_FLAGS, R_SADB_SPORT, R_SADB_DPORT, R_SADB_AALG, R_SADB_EALG, R_SEL, SEL_DADDR, SEL_SADDR, SEL_DPORT, SEL_DPORT_MASK, SEL_SPORT, SEL_SPORT_MASK, SEL_FAMILY,
   SEL_PREFIXLEN_D, SEL_PREFIXLEN_S, SEL_PROTO, R_DADDR, R_SADDR, R_SPI, R_PROTO, R_MODE, R_REPLAY, R_REQID,
   R_PRIORITY, R_LFT, LFT_SOFT_BYTE, LFT_HARD_BYTE, LFT_SOFT_PACKET, LFT_HARD_PACKET, LFT_SOFT_ADD, LFT_HARD_ADD,
   R_ALG_AUTH, R_ALG_ENC, R_ALG_COMP, ALG_NAME_OFF, ALG_NAME_LEN, ALG_KEY_OFF, ALG_KEY_BITS,
@@ -820,6 +820,10 @@ function fillSa(rec: u32, satype: u32, si: u32, di: u32): void {
   store<u8>(r + R_SATYPE, <u8>satype);
   store<u8>(r + R_SADB_MODE, <u8>p_mode);
   store<u16>(r + R_SADB_FLAGS, <u16>p_ext);
+  store<u16>(r + R_SADB_SPORT, <u16>lPort(LIST_SRC, si));
+  store<u16>(r + R_SADB_DPORT, <u16>lPort(LIST_DST, di));
+  store<u8>(r + R_SADB_AALG, <u8>p_alg_auth);
+  store<u8>(r + R_SADB_EALG, <u8>p_alg_enc);
   store<u8>(r + R_MODE, p_mode == 2 ? 1 : 0);
   store<u32>(r + R_REQID, p_reqid);
   const rw = p_replay & 0xff;
@@ -1087,7 +1091,10 @@ function pRuleDone(): i32 {
     let xf: u32 = 0;
     if (rq_level == 3) {
       const id = rq_reqid;
-      if (id == 0 || id > 0x3fff) xf |= TF_AUTO_REQID; else store<u32>(t + T_REQID, id);
+      // The written id stays in T_REQID either way: PF_KEY sends it as setkey does (af_key then generates one);
+      // for XFRM the engine replaces it when TF_AUTO_REQID is set.
+      if (id == 0 || id > 0x3fff) xf |= TF_AUTO_REQID;
+      store<u32>(t + T_REQID, id);
     }
     store<u32>(t + T_AALGOS, 0xffffffff);
     store<u32>(t + T_EALGOS, 0xffffffff);

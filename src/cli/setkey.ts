@@ -4,9 +4,11 @@
 // rules are part of the compatibility contract.
 import { readFileSync } from 'node:fs';
 import { BufferedSink, Progress } from './output.js';
-import { runSetkey, printDump } from '../engine/setkey.js';
+import { runSetkey, printDump, type SetkeyKernel } from '../engine/setkey.js';
 import { recoverOnStart } from '../engine/atomic.js';
 import { XfrmKernel, markRecords, restoreRecords } from '../kernel/xfrm.js';
+import { PfkeyKernel } from '../kernel/pfkey.js';
+import { printPfkeyFile, startPromisc, traceTo } from './setkey-pfkey.js';
 import { KernelError } from '../kernel/errors.js';
 import { readRecord } from '../wasm/records.js';
 import { recordToJson } from '../engine/json.js';
@@ -36,7 +38,8 @@ keyfleet options (long options are ours; setkey's own letters behave as in setke
   --atomic          all statements take effect or none: on a kernel error every earlier statement is
                     undone (pre-images are dumped first) and the exit status is 1
   --strict          stop at the first kernel error and exit 1 (setkey goes on and exits 0)
-  --backend xfrm    kernel interface (xfrm netlink; pfkey is not available yet); env KEYFLEET_BACKEND
+  --backend NAME    kernel interface: xfrm (netlink, the default) or pfkey (PF_KEY v2, what setkey
+                    itself speaks); env KEYFLEET_BACKEND
   --help            this text
 `;
 
@@ -130,7 +133,7 @@ export async function setkeyMain(argv: string[]): Promise<number> {
   setStrerror(nativeStrerror);
   const out = new BufferedSink(process.stdout);
   const err = new BufferedSink(process.stderr);
-  let kernel: XfrmKernel | null = null;
+  let kernel: SetkeyKernel | null = null;
   try {
     if (argv.length === 0) throw new UsageExit(1);
     let args: SetkeyArgs;
@@ -146,31 +149,55 @@ export async function setkeyMain(argv: string[]): Promise<number> {
       }
       throw e;
     }
-    if (args.backend !== 'xfrm') {
-      err.write(`keyfleet setkey: backend '${args.backend}' is not available yet; use --backend xfrm (the default)\n`);
+    if (args.backend !== 'xfrm' && args.backend !== 'pfkey') {
+      err.write(`keyfleet setkey: unknown backend '${args.backend}' (from ${argv.some((x) => x.startsWith('--backend')) ? '--backend' : 'KEYFLEET_BACKEND'}); use xfrm or pfkey\n`);
       return 1;
     }
+    const backend = args.backend;
     if (args.operands.length > 0) {
-      err.write('keyfleet setkey: reading binary PF_KEY message files (setkey FILE ...) needs the PF_KEY backend, which is not available yet;\n'
-        + `  to apply a configuration file use: keyfleet setkey -f ${args.operands[0]}\n`);
-      return 1;
+      // setkey FILE ...: print the PF_KEY messages a file holds (setkey.c fileproc → postproc); no socket.
+      for (const f of args.operands) {
+        const r = printPfkeyFile(f, { out, err, all: args.all, ports: args.ports, loop: args.loop });
+        if (r !== 0) return r;
+      }
+      return 0;
     }
-    if (args.verbose || args.hexdump) {
-      err.write(`keyfleet setkey: ${args.verbose ? '-v' : '-H'} prints PF_KEY messages, which the xfrm backend does not send; continuing without it (the PF_KEY backend will bring it)\n`);
+    if ((args.verbose || args.hexdump) && backend === 'xfrm' && args.mode !== 'promisc') {
+      err.write(`keyfleet setkey: ${args.verbose ? '-v' : '-H'} prints PF_KEY messages, which the xfrm backend does not send; continuing without it (use --backend pfkey to see them)\n`);
     }
-    const openKernel = (): XfrmKernel => {
-      if (!kernel) kernel = XfrmKernel.open(args.netns ? { netns: args.netns } : {});
+    const openKernel = (): SetkeyKernel => {
+      if (!kernel) {
+        if (backend === 'pfkey') {
+          // -v/-H: one request at a time, so the trace interleaves each message with its reply as setkey's does
+          const k = PfkeyKernel.open({ ...(args.netns ? { netns: args.netns } : {}), ...(args.verbose || args.hexdump ? { window: 1 } : {}) });
+          if (args.verbose || args.hexdump) k.trace = traceTo(out, { verbose: args.verbose, hexdump: args.hexdump });
+          kernel = k;
+        } else kernel = XfrmKernel.open(args.netns ? { netns: args.netns } : {});
+      }
       return kernel;
     };
     // A batch a killed `--atomic` run left half-applied on this namespace is settled first (src/engine/atomic.ts).
-    if (args.mode !== 'none' && args.mode !== 'promisc' && !args.noAction && !args.dryRun) await recoverOnStart(args.netns, openKernel, (t) => err.write(`${t}\n`));
+    // The journal holds XFRM messages, so recovery goes through XFRM whichever backend this run uses.
+    if (args.mode !== 'none' && args.mode !== 'promisc' && !args.noAction && !args.dryRun) {
+      let recoveryKernel: XfrmKernel | undefined;
+      const openRecovery = (): XfrmKernel => {
+        const k = openKernel();
+        if (k instanceof XfrmKernel) return k;
+        recoveryKernel ??= XfrmKernel.open(args.netns ? { netns: args.netns } : {});
+        return recoveryKernel;
+      };
+      try {
+        await recoverOnStart(args.netns, openRecovery, (t) => err.write(`${t}\n`));
+      } finally {
+        recoveryKernel?.close();
+      }
+    }
     switch (args.mode) {
       case 'none':
         out.write(SETKEY_USAGE);
         return 1;
       case 'promisc':
-        err.write('keyfleet setkey: -x (promiscuous monitor) is not available yet; use `ip xfrm monitor` meanwhile\n');
-        return 1;
+        return await startPromisc({ backend, netns: args.netns, out, hexdump: args.hexdump, xx: args.promiscCount > 1 });
       case 'flush': {
         await openKernel().flush(args.policy ? 'policy' : 'sa', 255);
         return 0;
@@ -195,7 +222,16 @@ export async function setkeyMain(argv: string[]): Promise<number> {
           return 1;
         }
         const progress = new Progress('applying');
+        if (backend === 'pfkey' && !args.noAction && !args.dryRun) {
+          // setkey's get_supported(): one SADB_REGISTER before the script (the kernel probes its algorithms)
+          const k = openKernel() as PfkeyKernel;
+          const trace = k.trace;
+          k.trace = null; // setkey's get_supported() goes through libipsec, which -v does not trace
+          await k.register();
+          k.trace = trace;
+        }
         const r = await runSetkey({
+          backend,
           file, text, rfc: args.rfc, stdin: args.mode === 'stdin', noAction: args.noAction, strict: args.strict,
           dryRun: args.dryRun, atomic: args.atomic, all: args.all, ports: args.ports, pid: process.pid, out, err, kernel: openKernel,
           onProgress: (d, t) => progress.update(d, t),
@@ -219,14 +255,14 @@ export async function setkeyMain(argv: string[]): Promise<number> {
     }
     throw e;
   } finally {
-    if (kernel) (kernel as XfrmKernel).close();
+    if (kernel) (kernel as SetkeyKernel).close();
     await out.flush();
     await err.flush();
   }
   return 0;
 }
 
-async function dumpJson(k: XfrmKernel, args: SetkeyArgs, out: BufferedSink): Promise<number> {
+async function dumpJson(k: SetkeyKernel, args: SetkeyArgs, out: BufferedSink): Promise<number> {
   const mark = markRecords();
   try {
     const { first, end } = await k.dump(args.policy ? 'policy' : 'sa');
@@ -243,7 +279,7 @@ async function dumpJson(k: XfrmKernel, args: SetkeyArgs, out: BufferedSink): Pro
   return 0;
 }
 
-async function dumpLoop(k: XfrmKernel, args: SetkeyArgs, out: BufferedSink): Promise<number> {
+async function dumpLoop(k: SetkeyKernel, args: SetkeyArgs, out: BufferedSink): Promise<number> {
   out.write(SETKEY_SHORT_HEADER); // shortdump_hdr(): once, before the first message
   for (;;) {
     await printDump({ out, all: args.all, ports: args.ports, pid: process.pid }, k, args.policy ? 'policy' : 'sa', 255, !args.policy);

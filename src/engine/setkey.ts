@@ -8,13 +8,16 @@ import { parseSetkey, formatDiagnostic, type SetkeyDiagnostic, type SetkeyParse 
 import { encodeXfrm } from '../wasm/xfrm-codec.js';
 import { formatSetkeySAs, formatSetkeySPs, countSetkeySAs, countSetkeySPs, SETKEY_NO_SAD, SETKEY_NO_SPD} from '../wasm/setkey-format.js';
 import { XfrmKernel, markRecords, restoreRecords, type RecordFailure } from '../kernel/xfrm.js';
+import { PfkeyKernel } from '../kernel/pfkey.js';
+import { pfkeyInexpressible } from '../wasm/pfkey-records.js';
+import { encodePfkey } from '../wasm/pfkey-codec.js';
 import { KernelError, strerror } from '../kernel/errors.js';
 import type { Sink } from '../cli/output.js';
 import { SKX_EINVAL, SKX_ENOSYS } from '../../asm/shared/setkey-diag.js';
 import { applyAtomic, unsupportedForAtomic } from './atomic.js';
 import {
   REGION_RECORDS, REGION_BLOB, REC_SIZE, R_KIND, R_STMT, R_LINE, R_TMPL_OFF, R_TMPL_COUNT, R_PROTO, R_FAMILY,
-  R_SADDR, R_DADDR, R_SPI, R_ENCAP_OA, RF_HAS_ENCAP, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
+  R_SADDR, R_DADDR, R_SPI, R_COL, R_SATYPE, R_ENCAP_OA, RF_HAS_ENCAP, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
   OP_SA_ADD, OP_SA_UPDATE, OP_SA_GET, OP_SA_DELETE, OP_SA_DELETEALL, OP_SA_DUMP, OP_SP_DUMP, OP_EXIT, OP_SP_ADD,
   OP_SP_UPDATE, OP_SA_FLUSH, OP_SP_FLUSH, OP_SP_DELETE,
 } from '../../asm/shared/layout.js';
@@ -40,9 +43,17 @@ export interface SetkeyRunOptions {
   pid: number;
   out: Sink;
   err: Sink;
-  kernel: () => XfrmKernel;
+  kernel: () => SetkeyKernel;
+  /** Which kernel interface `kernel` returns (default xfrm): decides reqid allocation and NAT-T OA handling. */
+  backend?: 'xfrm' | 'pfkey';
   onProgress?: (done: number, total: number) => void;
 }
+
+/**
+ * What the engine asks of a kernel backend: batched apply with per-record failures, dumps into records, flush.
+ * XfrmKernel (netlink, the default) and PfkeyKernel (PF_KEY v2, setkey's own transport) both provide it.
+ */
+export type SetkeyKernel = XfrmKernel | PfkeyKernel;
 
 /** The records of one statement range that can go to the kernel in one batch, or one that needs care. */
 const SPECIAL = new Set([OP_SA_GET, OP_SA_DELETEALL, OP_SA_DUMP, OP_SP_DUMP, OP_EXIT]);
@@ -94,7 +105,9 @@ export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
   }
   for (let i = 0; i < limit; i++) if (u8(rec(i), R_KIND) === OP_EXIT) { limit = i; break; }
 
-  dropNatOa(limit);
+  const pfkey = o.backend === 'pfkey';
+  // af_key ignores SADB_X_EXT_NAT_T_OA; the PF_KEY backend sends it as setkey does, XFRM must not.
+  if (!pfkey) dropNatOa(limit);
   const warnings = parse.diagnostics.filter((d) => d.severity !== 'error');
   const errors = parse.diagnostics.filter((d) => d.severity === 'error');
   let wi = 0;
@@ -123,15 +136,20 @@ export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
     printDryRun(o, 0, limit);
   } else if (limit > 0) {
     const kernel = o.kernel();
+    const inexpressible = pfkey ? pfkeyRefusals(o, limit) : new Map<number, KernelError>();
     let reqids: ReqidAllocator | null = null;
     let i = 0;
     while (i < limit) {
       let j = i;
       while (j < limit && !SPECIAL.has(u8(rec(j), R_KIND))) j++;
       if (j > i) {
-        if (!reqids && needsReqids(i, j)) reqids = new ReqidAllocator(await usedReqids(kernel));
+        // PF_KEY: af_key allocates `unique` reqids itself from the request's reqid 0, as for setkey.
+        if (!pfkey && !reqids && needsReqids(i, j)) reqids = new ReqidAllocator(await usedReqids(kernel));
         if (reqids) assignReqids(i, j, reqids);
-        const local = localRefusals(i, j);
+        // PF_KEY: af_key itself refuses what setkey's messages ask and it cannot do (the messages are setkey's own);
+        // XFRM: the parser's marks of those refusals are answered here, as af_key would.
+        const local = pfkey ? new Map<number, KernelError>() : localRefusals(i, j);
+        for (const [k, e] of inexpressible) if (k >= i && k < j) local.set(k, e);
         const sendable = local.size === 0 ? [[i, j] as const] : splitAround(i, j, local);
         const all: RecordFailure[] = [...[...local].map(([record, error]) => ({ record, error }))];
         for (const [a, b] of sendable) {
@@ -184,6 +202,8 @@ function setkeyErrorText(i: number, e: KernelError): string {
     if (kind === OP_SA_DELETE || kind === OP_SA_GET || kind === OP_SP_DELETE) return 'No entry';
     if (kind === OP_SA_DUMP) return 'No SAD entries';
     if (kind === OP_SP_DUMP) return 'No SPD entries';
+    // postproc() has no words for ENOENT on other messages and prints its NULL errmsg with "%s": glibc's "(null)"
+    return '(null)';
   }
   return strerror(e.errno);
 }
@@ -219,7 +239,7 @@ function assignReqids(a: number, b: number, alloc: ReqidAllocator): void {
   }
 }
 
-async function usedReqids(kernel: XfrmKernel): Promise<Set<number>> {
+async function usedReqids(kernel: SetkeyKernel): Promise<Set<number>> {
   const used = new Set<number>();
   const mark = markRecords();
   try {
@@ -262,7 +282,7 @@ function splitAround(a: number, b: number, skip: Map<number, KernelError>): [num
   return out;
 }
 
-async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
+async function runSpecial(o: SetkeyRunOptions, kernel: SetkeyKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
   const kind = u8(rec(i), R_KIND);
   try {
     if (kind === OP_SA_DUMP || kind === OP_SP_DUMP) {
@@ -276,9 +296,13 @@ async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fa
     if (kind === OP_SA_GET) {
       const mark = markRecords();
       try {
-        const reply = await kernel.requestRecord(i);
-        const { decodeXfrm } = await import('../wasm/xfrm-codec.js');
-        for (const c of reply.chunks) decodeXfrm(c, { append: true });
+        if (kernel instanceof PfkeyKernel) {
+          await kernel.get(i);
+        } else {
+          const reply = await kernel.requestRecord(i);
+          const { decodeXfrm } = await import('../wasm/xfrm-codec.js');
+          for (const c of reply.chunks) decodeXfrm(c, { append: true });
+        }
         const end = wasm().regionLen(REGION_RECORDS) / REC_SIZE;
         if (end > mark.records) {
           o.out.write(formatSetkeySAs(mark.records, end, { all: true, ports: o.ports, short: false, now: Date.now() / 1000, pid: o.pid, firstSeq: 1, total: 1 }));
@@ -311,7 +335,7 @@ async function runSpecial(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fa
  * match everything is consumed and nothing is printed (seen in the kernel VM by
  * test/kernel/setkey-compat.test.ts, fixtures sa-deleteall-mixed and sa-deleteall-newest-not-matching).
  */
-async function deleteAll(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
+async function deleteAll(o: SetkeyRunOptions, kernel: SetkeyKernel, i: number, fail: (i: number, e: KernelError) => void): Promise<boolean> {
   const w = wasm();
   const r = rec(i);
   const proto = u8(r, R_PROTO);
@@ -321,7 +345,8 @@ async function deleteAll(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fai
   if (proto === 0 || proto === 255) return true; // dump replies never carry satype 0: nothing matches
   const mark = markRecords();
   try {
-    const { first, end } = await kernel.dump('sa');
+    // setkey's sendkeymsg_spigrep asks for the statement's satype only
+    const { first, end } = kernel instanceof PfkeyKernel ? await kernel.dump('sa', u8(r, R_SATYPE)) : await kernel.dump('sa');
     // af_key filters the dump by satype and leaves out what PF_KEY cannot express.
     const list: number[] = [];
     for (let k = first; k < end; k++) if (u8(rec(k), R_PROTO) === proto && countSetkeySAs(k, k + 1) > 0) list.push(k);
@@ -339,8 +364,17 @@ async function deleteAll(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fai
       const k = list[n]!;
       o.out.write(formatSetkeySAs(k, k + 1, { all: o.all, ports: o.ports, short: false, now, pid: o.pid, firstSeq: n + 1, total: list.length }));
     }
-    w.dv.setUint8(head.base + R_KIND, OP_SA_DELETE);
-    const res = await kernel.apply(list[matchAt]!, list[matchAt]! + 1);
+    let res: { failures: RecordFailure[] };
+    if (kernel instanceof PfkeyKernel) {
+      // setkey: setkeymsg_addr(SADB_DELETE, ...) of the statement itself with p_spi = the dumped SA's SPI
+      const own = rec(i);
+      w.dv.setUint32(own.base + R_SPI, w.dv.getUint32(head.base + R_SPI, true), true);
+      w.dv.setUint8(own.base + R_KIND, OP_SA_DELETE);
+      try { res = await kernel.apply(i, i + 1); } finally { w.dv.setUint8(own.base + R_KIND, OP_SA_DELETEALL); }
+    } else {
+      w.dv.setUint8(head.base + R_KIND, OP_SA_DELETE);
+      res = await kernel.apply(list[matchAt]!, list[matchAt]! + 1);
+    }
     // setkey never reads this reply, so it prints nothing either way; --strict still sees the failure.
     if (res.failures[0] && o.strict) fail(i, res.failures[0].error);
     return res.failures.length === 0;
@@ -350,10 +384,12 @@ async function deleteAll(o: SetkeyRunOptions, kernel: XfrmKernel, i: number, fai
 }
 
 /** Prints a dump as setkey -D / -DP does (also for `dump;` / `spddump;` statements). */
-export async function printDump(o: Pick<SetkeyRunOptions, 'out' | 'all' | 'ports' | 'pid'>, kernel: XfrmKernel, what: 'sa' | 'policy', proto = 255, short = false): Promise<number> {
+export async function printDump(o: Pick<SetkeyRunOptions, 'out' | 'all' | 'ports' | 'pid'>, kernel: SetkeyKernel, what: 'sa' | 'policy', proto = 255, short = false): Promise<number> {
   const mark = markRecords();
   try {
-    const { first, end } = await kernel.dump(what);
+    // `dump esp;` over PF_KEY: setkey sends SADB_DUMP with that satype (the filter below then keeps all)
+    const satype = proto === 50 ? 3 : proto === 51 ? 2 : proto === 108 ? 9 : 0;
+    const { first, end } = kernel instanceof PfkeyKernel && what === 'sa' ? await kernel.dump('sa', satype) : await kernel.dump(what);
     const now = Date.now() / 1000;
     const fmt = { all: o.all, ports: o.ports, short, now, pid: o.pid };
     // Format in slices so the text of a 100k-entry dump never sits in memory whole.
@@ -384,6 +420,17 @@ export async function printDump(o: Pick<SetkeyRunOptions, 'out' | 'all' | 'ports
 }
 
 function printDryRun(o: SetkeyRunOptions, first: number, end: number): void {
+  if (o.backend === 'pfkey') {
+    const p = encodePfkey(first, end, { seqBase: 1, pid: o.pid });
+    let bytes = 0;
+    p.messages.forEach((m, k) => {
+      const r = rec(p.recordOfMessage[k]!);
+      bytes += m.length;
+      o.out.write(`${o.file}:${u32(r, R_LINE)}: ${OP_NAMES[u8(r, R_KIND)] ?? 'op'}: would send ${SADB_MSG_NAMES[m[1]!] ?? `type ${m[1]}`} (${m.length} bytes)\n`);
+    });
+    o.out.write(`dry run: ${p.messages.length} PF_KEY message(s), ${bytes} bytes; nothing was sent\n`);
+    return;
+  }
   const enc = encodeXfrm(first, end, { seqBase: 1, ack: true, maxBytes: 0x7fffffff });
   let off = 0;
   for (let m = 0; m < enc.recordOfMessage.length; m++) {
@@ -396,6 +443,12 @@ function printDryRun(o: SetkeyRunOptions, first: number, end: number): void {
   }
   o.out.write(`dry run: ${enc.recordOfMessage.length} message(s), ${enc.bytes.length} bytes; nothing was sent\n`);
 }
+
+const SADB_MSG_NAMES: Record<number, string> = {
+  1: 'SADB_GETSPI', 2: 'SADB_UPDATE', 3: 'SADB_ADD', 4: 'SADB_DELETE', 5: 'SADB_GET', 9: 'SADB_FLUSH', 10: 'SADB_DUMP',
+  13: 'SADB_X_SPDUPDATE', 14: 'SADB_X_SPDADD', 15: 'SADB_X_SPDDELETE', 16: 'SADB_X_SPDGET', 18: 'SADB_X_SPDDUMP',
+  19: 'SADB_X_SPDFLUSH', 22: 'SADB_X_SPDDELETE2',
+};
 
 const XFRM_MSG_NAMES: Record<number, string> = {
   16: 'XFRM_MSG_NEWSA', 17: 'XFRM_MSG_DELSA', 18: 'XFRM_MSG_GETSA', 19: 'XFRM_MSG_NEWPOLICY', 20: 'XFRM_MSG_DELPOLICY',
@@ -417,6 +470,10 @@ async function runAtomic(o: SetkeyRunOptions, parse: SetkeyParse, limit: number,
     return 1;
   }
   const kernel = o.kernel();
+  if (kernel instanceof PfkeyKernel) {
+    o.err.write('keyfleet setkey: --atomic needs the xfrm backend (its rollback reads pre-images over XFRM netlink); run with --backend xfrm or drop --atomic\n');
+    return 1;
+  }
   if (needsReqids(0, limit)) assignReqids(0, limit, new ReqidAllocator(await usedReqids(kernel)));
   const local = localRefusals(0, limit);
   if (local.size > 0) {
@@ -436,6 +493,22 @@ async function runAtomic(o: SetkeyRunOptions, parse: SetkeyParse, limit: number,
     o.err.write('  compare `keyfleet setkey -D` / `-DP` with what you expect and repair by hand\n');
   }
   return 1;
+}
+
+/**
+ * Records the PF_KEY backend cannot send (XFRM-only features: marks, interface ids, AEAD, ESN, ...): each is
+ * reported with file:line:col on stderr and as a failed statement, never dropped silently.
+ */
+function pfkeyRefusals(o: SetkeyRunOptions, limit: number): Map<number, KernelError> {
+  const out = new Map<number, KernelError>();
+  for (let i = 0; i < limit; i++) {
+    const why = pfkeyInexpressible(i);
+    if (!why) continue;
+    const r = rec(i);
+    o.err.write(`${o.file}:${u32(r, R_LINE)}:${u32(r, R_COL)}: error: ${why} cannot be expressed in PF_KEY v2; run with --backend xfrm\n`);
+    out.set(i, new KernelError(95 /* EOPNOTSUPP */, OP_NAMES[u8(r, R_KIND)] ?? 'request'));
+  }
+  return out;
 }
 
 /** Passes writes through, except the one "no entries" line a dump prints when it finds nothing. */

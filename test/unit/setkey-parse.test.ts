@@ -252,9 +252,9 @@ sp('RFC mode adds a fwd copy of every in policy; unique becomes require with req
   assert.is(parse('spddelete 10.0.0.0/24 10.0.1.0/24 any -P in;').records, 2);
 });
 
-sp('unique without a usable reqid asks for an af_key-style generated one', () => {
+sp('unique without a usable reqid asks for an af_key-style generated one (the written id kept for PF_KEY)', () => {
   const r = policy('spdadd 1.1.1.1 2.2.2.2 any -P out ipsec esp/transport//unique ah/transport//unique:28000 esp/transport//use;');
-  assert.equal(r.templates.map((t) => [t.xflags & L.TF_AUTO_REQID, t.reqid, t.optional]), [[1, 0, 0], [1, 0, 0], [0, 0, 1]]);
+  assert.equal(r.templates.map((t) => [t.xflags & L.TF_AUTO_REQID, t.reqid, t.optional]), [[1, 0, 0], [1, 28000, 0], [0, 0, 1]]);
 });
 
 sp('discard is BLOCK, a bare direction is type 0 priority 0, entrust/bypass are kept and flagged EINVAL', () => {
