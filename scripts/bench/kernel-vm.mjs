@@ -1,5 +1,6 @@
 // scripts/bench/kernel-vm.mjs — the bench rows that need the kernel VM (layer: tooling): applying N ESP SAs
-// (keyfleet setkey -f, ip -batch, the real setkey 0.8.2 -f and the raw C loader) and dumping N SAs and P
+// (keyfleet setkey -f over XFRM and over PF_KEY, keyfleet ip -batch, ip -batch, the real setkey 0.8.2 -f and the
+// raw C loader) and dumping N SAs and P
 // policies (keyfleet setkey -D/-DP as text and JSON, keyfleet ip xfrm … list, ip xfrm … list, the real
 // setkey -D/-DP and a raw dump), each with its peak RSS, in the same VM run so the ratios hold. On the host,
 // benchKernelVm() boots the VM once and runs this file inside it (--inside), which prints a JSON line.
@@ -91,6 +92,9 @@ async function inside({ reps, sas, policies }) {
     const applyTools = {
       'raw batched loader (C)': (ns) => timed('ip', ['netns', 'exec', ns, raw, 'sa', String(sas)]),
       'keyfleet setkey -f': (ns) => timed(keyfleet[0], [keyfleet[1], 'setkey', '--netns', ns, '-f', skf]),
+      'keyfleet ip -batch': (ns) => timed(keyfleet[0], [keyfleet[1], 'ip', '-n', ns, '-batch', ipf]),
+      // issue #6's row: the same file through PF_KEY, next to setkey 0.8.2 (which speaks PF_KEY too)
+      'keyfleet setkey --backend pfkey -f': (ns) => timed(keyfleet[0], [keyfleet[1], 'setkey', '--backend', 'pfkey', '--netns', ns, '-f', skf]),
       'ip -batch': (ns) => timed('ip', ['-n', ns, '-batch', ipf]),
       ...(setkey ? { 'setkey 0.8.2 -f': (ns) => timed('ip', ['netns', 'exec', ns, setkey, '-f', skf]) } : {}),
     };

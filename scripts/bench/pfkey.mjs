@@ -3,7 +3,8 @@
 // into a fresh netns with `keyfleet setkey --backend pfkey -f` next to the real setkey 0.8.2 `setkey -f` on the
 // same file, in the same run, alternating which goes first; median, spread, ratio. Needs root, PF_KEY (af_key)
 // and the reference setkey: inside the kernel VM (`node scripts/kernel-vm/run.mjs -- node scripts/bench/pfkey.mjs`).
-// Wired into scripts/bench/run.mjs (benchPfkey); standalone: node scripts/bench/pfkey.mjs [--reps 3] [--n 10000] [--out r.json]
+// npm run bench measures the same row inside its kernel-VM run (scripts/bench/kernel-vm.mjs); this file adds the
+// 1-SA baseline (cost beyond start-up). Standalone: node scripts/bench/pfkey.mjs [--reps 3] [--n 10000] [--out r.json]
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

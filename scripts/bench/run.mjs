@@ -150,7 +150,6 @@ try {
     benchList();
     await benchAgent({ root, reps, n: big, record, note, quick });
     await benchIp({ timed, record, withNetns, sh, note, policyCount, work, reps, big, opt, argv });
-    await (await import('./pfkey.mjs')).benchPfkey({ reps, work, record }); // PF_KEY rows: skipped without af_key/setkey
   } else {
     console.log('SKIPPED netns benchmarks: they need root and `ip netns`');
   }

@@ -20,6 +20,8 @@ const { wasm, WasmTrap } = await dist('src/wasm/index.js');
 const { parseSetkey, clearSetkeyHostCache } = await dist('src/wasm/setkey-parse.js');
 const { decodeXfrm, encodeXfrm, xfrmFixedSize } = await dist('src/wasm/xfrm-codec.js');
 const { writeRecord } = await dist('src/wasm/records.js');
+const { decodePfkey, encodePfkey, pfkeyMessages } = await dist('src/wasm/pfkey-codec.js');
+const { kdebugSadb } = await dist('src/wasm/pfkey-debug.js');
 const { configureSetkeyFormat, formatSetkeySAs, formatSetkeySPs, countSetkeySAs, countSetkeySPs } = await dist('src/wasm/setkey-format.js');
 
 /** A broken property; `trap` marks a WebAssembly trap or WasmTrap (the worst kind). */
@@ -50,6 +52,10 @@ function loadHex(file) {
 const xfrmDir = path.join(fixtureDir, 'xfrm');
 /** Every captured datagram (requests ip sent, replies and events the kernel sent). */
 export const xfrmCaptures = readdirSync(xfrmDir).filter((f) => f.endsWith('.hex')).sort().flatMap((f) => loadHex(path.join(xfrmDir, f)));
+
+/** Every PF_KEY message setkey 0.8.2 sent for the setkey fixtures (captured in the kernel VM; test/unit/pfkey-codec.test.ts). */
+export const pfkeyCaptures = Object.values(JSON.parse(readFileSync(path.join(fixtureDir, 'pfkey-setkey-sent.json'), 'utf8')))
+  .flat().map((h) => Uint8Array.from(Buffer.from(h, 'hex')));
 
 const protocols = existsSync(path.join(fixtureDir, 'setkey-dump', 'protocols'))
   ? readFileSync(path.join(fixtureDir, 'setkey-dump', 'protocols'), 'latin1') : null;
@@ -321,6 +327,23 @@ function runXfrm(bytes, split, keepAll) {
   roundTrip('decoded records', n);
 }
 
+// PF_KEY bytes (a dump, a promiscuous socket, a binary file for `setkey FILE`): decoded into records, the records
+// printed as setkey -D/-DP and re-encoded, every message traced as setkey -v prints it.
+function runPfkey(bytes, split, keepAll) {
+  wasm().exports.resetAll();
+  if (split > 0 && split < bytes.length) {
+    guard('pfkey decode (first part)', () => decodePfkey(bytes.subarray(0, split), { keepAll }));
+    checkRecords('pfkey decode (first part)');
+    guard('pfkey decode (append)', () => decodePfkey(bytes.subarray(split), { keepAll, append: true }));
+  } else {
+    guard('pfkey decode', () => decodePfkey(bytes, { keepAll }));
+  }
+  const n = checkRecords('pfkey decode');
+  formatAll('pfkey-decoded records', n);
+  guard('pfkey re-encode', () => encodePfkey(0, n));
+  guard('kdebug_sadb', () => { for (const m of pfkeyMessages(Buffer.from(bytes))) kdebugSadb(m.bytes); });
+}
+
 const nlArb = fc.constantFrom(...[0, 1]);
 void nlArb;
 
@@ -421,6 +444,15 @@ export const targets = {
     },
     describe: ([p]) => applyProgram(p, xfrmCaptures, xfrmFixedSize),
   },
+  'pfkey-mutate': {
+    weight: 0.1,
+    arbitrary: fc.tuple(mutationProgram('netlink'), fc.nat(), fc.boolean()),
+    check: ([p, split, keepAll]) => {
+      const b = applyProgram(p, pfkeyCaptures, xfrmFixedSize);
+      runPfkey(b, split % 4 === 0 ? 0 : split % (b.length + 1), keepAll);
+    },
+    describe: ([p]) => applyProgram(p, pfkeyCaptures, xfrmFixedSize),
+  },
   'xfrm-records': {
     weight: 0.1,
     arbitrary: fc.array(genRecord, { minLength: 1, maxLength: 4 }),
@@ -446,5 +478,6 @@ export function checkRaw(target, bytes) {
   if (target === 'ip-batch-mutate') runIpBatch(bytes, 0, true);
   else if (target.startsWith('setkey')) {
     for (const stdin of [false, true]) runSetkey(bytes, { rfc: true, stdin }, false);
-  } else runXfrm(bytes, 0, false);
+  } else if (target === 'pfkey-mutate') runPfkey(bytes, 0, false);
+  else runXfrm(bytes, 0, false);
 }

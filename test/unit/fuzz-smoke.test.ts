@@ -27,7 +27,7 @@ test('a fixed-seed run of 4000 generated and mutated inputs finds no failure and
   const total = /total\s+(\d+)\s+0\n/.exec(out);
   assert.ok(total && Number(total[1]) >= 4000, out);
   assert.match(out, /memory plateau: .*\(no growth: blocks reused\)/);
-  for (const t of ['setkey-valid', 'setkey-near-valid', 'setkey-hostile', 'setkey-mutate', 'xfrm-mutate', 'xfrm-records']) {
+  for (const t of ['setkey-valid', 'setkey-near-valid', 'setkey-hostile', 'setkey-mutate', 'xfrm-mutate', 'pfkey-mutate', 'xfrm-records']) {
     assert.match(out, new RegExp(`${t}\\s+[1-9]\\d*\\s+0\\s`), `${t} ran without failures`);
   }
 });
