@@ -4,7 +4,7 @@
 // localtime), /etc/protocols (getprotobynumber) and interface names (ll_index_to_name), handed to wasm.
 import { readFileSync, readdirSync } from 'node:fs';
 import { REGION_OUTPUT, REGION_RECORDS, REC_SIZE } from '../../asm/shared/layout.js';
-import { localZoneTable } from './local-zone.js';
+import { writeFormatHost, type FormatHostConfig } from './format-host.js';
 import { openNetlinkRoute } from '../native/index.js';
 import { wasm } from './index.js';
 
@@ -55,12 +55,7 @@ export interface IpFormatOptions {
   filter?: number;
 }
 
-export interface IpFormatConfig {
-  /** 'local' (default: the zone Node sees, as localtime() would), 'utc', or a fixed offset in seconds east of UTC. */
-  timezone?: 'local' | 'utc' | number;
-  /** The text of /etc/protocols (default: read from the host; null = numbers only). */
-  protocols?: string | null;
-}
+export type IpFormatConfig = FormatHostConfig;
 
 let configured = false;
 
@@ -68,50 +63,13 @@ function fns(): IpFormatExports {
   return wasm().fns<IpFormatExports>();
 }
 
-
-/** getprotobynumber(): the first /etc/protocols entry for each number 0..255. */
-function protocolNames(text: string | null): Map<number, string> {
-  const names = new Map<number, string>();
-  if (text === null) return names;
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/#.*/, '').trim();
-    if (line === '') continue;
-    const [name, num] = line.split(/\s+/);
-    const n = Number(num);
-    if (!name || !Number.isInteger(n) || n < 0 || n > 255 || names.has(n)) continue;
-    names.set(n, name);
-  }
-  return names;
-}
-
 /** Set the time zone and protocol names the formatter uses (kept in wasm static memory across resetAll). */
 export function configureIpFormat(config: IpFormatConfig = {}): void {
   const f = fns();
-  const w = wasm();
-  const tz = config.timezone ?? 'local';
-  const table: [number, number][] = tz === 'local' ? localZoneTable() : [[-(2 ** 53), tz === 'utc' ? 0 : tz]];
-  const n = Math.min(table.length, f.ipFmtTzMax());
-  const tzp = f.ipFmtTzBuffer() >>> 0;
-  const dv = w.dv;
-  for (let i = 0; i < n; i++) {
-    dv.setBigInt64(tzp + 16 * i, BigInt(table[i]![0]), true);
-    dv.setBigInt64(tzp + 16 * i + 8, BigInt(table[i]![1]), true);
-  }
-  f.ipFmtSetTz(n === 1 && table[0]![1] === 0 ? 0 : n);
-
-  let text: string | null;
-  if (config.protocols !== undefined) text = config.protocols;
-  else {
-    try { text = readFileSync('/etc/protocols', 'latin1'); } catch { text = null; }
-  }
-  const pp = f.ipFmtProtoBuffer() >>> 0;
-  const u8 = w.u8;
-  u8.fill(0, pp, pp + 256 * 32);
-  for (const [num, name] of protocolNames(text)) {
-    const b = Buffer.from(name, 'latin1').subarray(0, 31);
-    u8[pp + num * 32] = b.length;
-    u8.set(b, pp + num * 32 + 1);
-  }
+  writeFormatHost(config, {
+    tzBuffer: () => f.ipFmtTzBuffer(), tzMax: () => f.ipFmtTzMax(), setTz: (n) => f.ipFmtSetTz(n),
+    protoBuffer: () => f.ipFmtProtoBuffer(),
+  });
   configured = true;
 }
 

@@ -2,9 +2,8 @@
 // Owns: formatting records as `setkey -D` / `-DP` text (ipsec-tools 0.8.2 over af_key), and the two pieces of
 // host state that text depends on and wasm cannot see: the local time zone (ctime() prints local time) and
 // /etc/protocols (getprotobynumber() names upper-layer protocols). Both are handed to wasm once, lazily.
-import { readFileSync } from 'node:fs';
 import { REGION_OUTPUT } from '../../asm/shared/layout.js';
-import { localZoneTable } from './local-zone.js';
+import { writeFormatHost, type FormatHostConfig } from './format-host.js';
 import { wasm } from './index.js';
 
 interface SetkeyFormatExports {
@@ -47,12 +46,7 @@ export interface SetkeyFormatOptions {
   total?: number;
 }
 
-export interface SetkeyFormatConfig {
-  /** 'local' (default: the zone Node sees, as ctime() would), 'utc', or a fixed offset in seconds east of UTC. */
-  timezone?: 'local' | 'utc' | number;
-  /** The text of /etc/protocols (default: read from the host; null = no names, numbers only). */
-  protocols?: string | null;
-}
+export type SetkeyFormatConfig = FormatHostConfig;
 
 let configured = false;
 
@@ -60,52 +54,13 @@ function fns(): SetkeyFormatExports {
   return wasm().fns<SetkeyFormatExports>();
 }
 
-
-/** getprotobynumber(): the first /etc/protocols entry for each number 0..255. */
-function protocolNames(text: string | null): Map<number, string> {
-  const names = new Map<number, string>();
-  if (text === null) return names;
-  for (const raw of text.split('\n')) {
-    const line = raw.replace(/#.*/, '').trim();
-    if (line === '') continue;
-    const [name, num] = line.split(/\s+/);
-    const n = Number(num);
-    if (!name || !Number.isInteger(n) || n < 0 || n > 255 || names.has(n)) continue;
-    names.set(n, name);
-  }
-  return names;
-}
-
 /** Set the time zone and protocol names the formatter uses (kept in wasm static memory across resetAll). */
 export function configureSetkeyFormat(config: SetkeyFormatConfig = {}): void {
   const f = fns();
-  const w = wasm();
-  const tz = config.timezone ?? 'local';
-  const table: [number, number][] = tz === 'local' ? localZoneTable() : [[-(2 ** 53), tz === 'utc' ? 0 : tz]];
-  const max = f.setkeyFmtTzMax();
-  const n = Math.min(table.length, max);
-  const tzp = f.setkeyFmtTzBuffer() >>> 0;
-  const dv = w.dv;
-  for (let i = 0; i < n; i++) {
-    dv.setBigInt64(tzp + 16 * i, BigInt(table[i]![0]), true);
-    dv.setBigInt64(tzp + 16 * i + 8, BigInt(table[i]![1]), true);
-  }
-  f.setkeyFmtSetTz(n === 1 && table[0]![1] === 0 ? 0 : n);
-
-  let text: string | null;
-  if (config.protocols !== undefined) text = config.protocols;
-  else {
-    try { text = readFileSync('/etc/protocols', 'latin1'); } catch { text = null; }
-  }
-  const names = protocolNames(text);
-  const pp = f.setkeyFmtProtoBuffer() >>> 0;
-  const u8 = w.u8;
-  u8.fill(0, pp, pp + 256 * 32);
-  for (const [num, name] of names) {
-    const b = Buffer.from(name, 'latin1').subarray(0, 31);
-    u8[pp + num * 32] = b.length;
-    u8.set(b, pp + num * 32 + 1);
-  }
+  writeFormatHost(config, {
+    tzBuffer: () => f.setkeyFmtTzBuffer(), tzMax: () => f.setkeyFmtTzMax(), setTz: (n) => f.setkeyFmtSetTz(n),
+    protoBuffer: () => f.setkeyFmtProtoBuffer(),
+  });
   configured = true;
 }
 
