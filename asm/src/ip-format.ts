@@ -5,7 +5,11 @@
 // Attributes: decoded records (R_MSGTYPE != 0) are printed from their raw attribute copy, exactly as ip parses the
 // message (parse_rtattr: first occurrence wins); records built by hand (R_MSGTYPE 0) from their fields, with the
 // attributes the kernel would send for them (see synthAttrs).
-import { reserve, commit, resetRegion, at, regionLen, append } from "./arena";
+import { resetRegion, at, regionLen, append } from "./arena";
+import {
+  P, begin, finish, ch, str, sp, tab, dec32, dec64, hex08, hexn, ipv4, ipv6, zoneOffset,
+  protoName as protoNameIn, HEX2,
+} from "./text-out";
 import {
   IPF_USE as IPFM_USE, IPF_SPI as IPFM_SPI, IPF_PROTO as IPFM_PROTO, IPF_MODE as IPFM_MODE, IPF_REQID as IPFM_REQID,
   IPF_SAFLAGS as IPFM_SAFLAGS, IPF_SEL_SRC as IPFM_SEL_SRC, IPF_SEL_DST as IPFM_SEL_DST, IPF_SEL_DEV as IPFM_SEL_DEV,
@@ -92,16 +96,7 @@ export function ipFmtIfMax(): i32 { return IF_MAX; }
 export function ipFmtSetIfCount(n: i32): void { ifCount = n < 0 ? 0 : (n > IF_MAX ? IF_MAX : n); }
 export function ipFmtIfQueryBuffer(): usize { return IFQ_BUF; }
 
-function tzOffset(t: i64): i64 {
-  if (tzCount == 0) return 0;
-  if (t < load<i64>(TZ_BUF)) return load<i64>(TZ_BUF + 8);
-  let lo = 0, hi = tzCount - 1;
-  while (lo < hi) { // largest i with start[i] <= t
-    const mid = (lo + hi + 1) >> 1;
-    if (load<i64>(TZ_BUF + <usize>mid * 16) <= t) lo = mid; else hi = mid - 1;
-  }
-  return load<i64>(TZ_BUF + <usize>lo * 16 + 8);
-}
+function tzOffset(t: i64): i64 { return zoneOffset(TZ_BUF, tzCount, t); }
 
 // ---- options of the current call ----
 let stats: i32 = 0;     // show_stats
@@ -118,24 +113,7 @@ function setOptions(flags: u32): void {
   SL = oneline ? 92 : 10;
 }
 
-// ---- the writer: one reserve() per entry, raw stores, one commit() ----
-let P: usize = 0;
-let P0: usize = 0;
-
-function begin(bound: u32): void { P0 = reserve(REGION_OUTPUT, bound); P = P0; }
-function finish(): void { commit(REGION_OUTPUT, <u32>(P - P0)); }
-// @ts-ignore: decorator
-@inline function ch(c: i32): void { store<u8>(P, <u8>c); P++; }
-/** An ASCII string constant: low bytes of its UTF-16 code units. */
-function str(s: string): void {
-  const src = changetype<usize>(s);
-  const n = <usize>s.length;
-  for (let i: usize = 0; i < n; i++) store<u8>(P + i, load<u8>(src + (i << 1)));
-  P += n;
-}
 function sl(): void { ch(SL); }
-function sp(): void { ch(32); }
-function tab(): void { ch(9); }
 /** Bytes from memory, stopping at a NUL (C "%s" / "%.*s"). */
 function cstr(p: usize, max: u32): void {
   for (let i: u32 = 0; i < max; i++) {
@@ -145,36 +123,6 @@ function cstr(p: usize, max: u32): void {
   }
 }
 
-const DIGITS2: usize = memory.data(200, 8);
-const HEX2: usize = memory.data(512, 8);
-for (let i = 0; i < 256; i++) {
-  if (i < 100) { store<u8>(DIGITS2 + <usize>i * 2, <u8>(48 + i / 10)); store<u8>(DIGITS2 + <usize>i * 2 + 1, <u8>(48 + i % 10)); }
-  store<u8>(HEX2 + <usize>i * 2, <u8>hexDigit(<u32>i >>> 4));
-  store<u8>(HEX2 + <usize>i * 2 + 1, <u8>hexDigit(<u32>i & 15));
-}
-function hexDigit(d: u32): i32 { return d < 10 ? 48 + <i32>d : 87 + <i32>d; }
-/** %u of a u32 */
-function dec32(v: u32): void {
-  let n = 1;
-  let x = v;
-  while (x >= 10) { n++; x /= 10; }
-  let q = P + <usize>n;
-  x = v;
-  while (x >= 100) { q -= 2; store<u16>(q, load<u16>(DIGITS2 + <usize>(x % 100) * 2)); x /= 100; }
-  if (x >= 10) { q -= 2; store<u16>(q, load<u16>(DIGITS2 + <usize>x * 2)); } else { q--; store<u8>(q, <u8>(48 + x)); }
-  P += <usize>n;
-}
-/** %llu */
-function dec64(v: u64): void {
-  if (v <= 0xffffffff) { dec32(<u32>v); return; }
-  let n = 0;
-  let x = v;
-  while (x != 0) { n++; x /= 10; }
-  let q = P + <usize>n;
-  x = v;
-  while (x != 0) { q--; store<u8>(q, <u8>(48 + <i32>(x % 10))); x /= 10; }
-  P += <usize>n;
-}
 /** %d of a value C holds as int */
 function deci(v: i32): void { if (v < 0) { ch(45); dec32(<u32>(-(<i64>v))); } else dec32(<u32>v); }
 /** %0Nu (zero-padded to width w) */
@@ -183,22 +131,6 @@ function dec0(v: u32, w: i32): void {
   while (x >= 10) { n++; x /= 10; }
   for (let i = n; i < w; i++) ch(48);
   dec32(v);
-}
-/** %08x */
-function hex08(v: u32): void {
-  store<u16>(P, load<u16>(HEX2 + <usize>((v >>> 24) << 1)));
-  store<u16>(P + 2, load<u16>(HEX2 + <usize>(((v >>> 16) & 255) << 1)));
-  store<u16>(P + 4, load<u16>(HEX2 + <usize>(((v >>> 8) & 255) << 1)));
-  store<u16>(P + 6, load<u16>(HEX2 + <usize>((v & 255) << 1)));
-  P += 8;
-}
-/** %x */
-function hexn(v: u32): void {
-  let started = false;
-  for (let s = 28; s >= 0; s -= 4) {
-    const d = (v >>> <u32>s) & 15;
-    if (d != 0 || started || s == 0) { ch(hexDigit(d)); started = true; }
-  }
 }
 /** %#x: "0" for zero, else 0x%x */
 function hexAlt(v: u32): void { if (v == 0) ch(48); else { str("0x"); hexn(v); } }
@@ -214,37 +146,6 @@ function hex4(v: u32): void {
 @inline function ntohs(p: usize): u32 { return (<u32>load<u8>(p) << 8) | <u32>load<u8>(p + 1); }
 
 // ---- addresses: rt_addr_n2a (lib/utils.c): inet_ntop for inet/inet6, "???" otherwise ----
-function ipv4(p: usize): void {
-  dec32(load<u8>(p)); ch(46); dec32(load<u8>(p + 1)); ch(46); dec32(load<u8>(p + 2)); ch(46); dec32(load<u8>(p + 3));
-}
-/** glibc inet_ntop6: longest run (first on ties) of >= 2 zero words becomes "::"; ::a.b.c.d and ::ffff:a.b.c.d. */
-function ipv6(p: usize): void {
-  let bestBase = -1, bestLen = 0, curBase = -1, curLen = 0;
-  for (let i = 0; i < 8; i++) {
-    const w = ntohs(p + <usize>(2 * i));
-    if (w == 0) {
-      if (curBase == -1) { curBase = i; curLen = 1; } else curLen++;
-    } else if (curBase != -1) {
-      if (bestBase == -1 || curLen > bestLen) { bestBase = curBase; bestLen = curLen; }
-      curBase = -1;
-    }
-  }
-  if (curBase != -1 && (bestBase == -1 || curLen > bestLen)) { bestBase = curBase; bestLen = curLen; }
-  if (bestBase != -1 && bestLen < 2) bestBase = -1;
-  for (let i = 0; i < 8; i++) {
-    if (bestBase != -1 && i >= bestBase && i < bestBase + bestLen) {
-      if (i == bestBase) ch(58);
-      continue;
-    }
-    if (i != 0) ch(58);
-    if (i == 6 && bestBase == 0 && (bestLen == 6 || (bestLen == 5 && ntohs(p + 10) == 0xffff))) {
-      ipv4(p + 12);
-      return;
-    }
-    hexn(ntohs(p + <usize>(2 * i)));
-  }
-  if (bestBase != -1 && bestBase + bestLen == 8) ch(58);
-}
 function addr(family: i32, p: usize): void {
   if (family == AF_INET) ipv4(p);
   else if (family == AF_INET6) ipv6(p);
@@ -263,12 +164,7 @@ function xfrmProto(proto: u32): void {
   else dec32(proto);
 }
 /** strxf_proto: getprotobynumber() name, else the number */
-function protoName(p: u32): void {
-  const e = PROTO_BUF + <usize>(p & 255) * 32;
-  const n = <i32>load<u8>(e);
-  if (n == 0) { dec32(p); return; }
-  for (let i = 1; i <= n; i++) ch(load<u8>(e + <usize>i));
-}
+function protoName(p: u32): void { protoNameIn(PROTO_BUF, <i32>p); }
 /** strxf_share */
 function shareName(s: u32): void {
   if (s == 0) str("any");

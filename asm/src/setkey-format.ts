@@ -3,7 +3,10 @@
 // __pfkey_xfrm_state2msg, pfkey_xfrm_policy2msg) fused with libipsec's printers (pfkey_dump.c pfkey_sadump1,
 // pfkey_spdump1; ipsec_dump_policy.c; setkey.c shortdump), written byte by byte into REGION_OUTPUT.
 // One function per printed field, so a format detail found wrong against the real setkey is fixed in one place.
-import { reserve, commit, resetRegion, at } from "./arena";
+import { resetRegion, at } from "./arena";
+import {
+  P, begin, finish, ch, str, sp, tab, dec64, hex08, ipv4, ipv6, zoneOffset, protoName as protoNameIn, HEX2,
+} from "./text-out";
 import {
   REGION_RECORDS, REGION_BLOB, REGION_OUTPUT, REC_SIZE, R_FAMILY, R_DIR, R_ACTION, R_FLAGS, R_SEL, SEL_DADDR,
   SEL_SADDR, SEL_DPORT, SEL_SPORT, SEL_FAMILY, SEL_PREFIXLEN_D, SEL_PREFIXLEN_S, SEL_PROTO, R_DADDR, R_SADDR,
@@ -43,68 +46,12 @@ export function setkeyFmtTzMax(): i32 { return TZ_MAX; }
 export function setkeyFmtSetTz(n: i32): void { tzCount = n < 0 ? 0 : (n > TZ_MAX ? TZ_MAX : n); timeCacheReset(); }
 export function setkeyFmtProtoBuffer(): usize { return PROTO_BUF; }
 
-function tzOffset(t: i64): i64 {
-  if (tzCount == 0) return 0;
-  let lo = 0, hi = tzCount - 1;
-  if (t < load<i64>(TZ_BUF)) return load<i64>(TZ_BUF + 8);
-  while (lo < hi) { // largest i with start[i] <= t
-    const mid = (lo + hi + 1) >> 1;
-    if (load<i64>(TZ_BUF + <usize>mid * 16) <= t) lo = mid; else hi = mid - 1;
-  }
-  return load<i64>(TZ_BUF + <usize>lo * 16 + 8);
-}
+function tzOffset(t: i64): i64 { return zoneOffset(TZ_BUF, tzCount, t); }
 
-// ---- the writer: one reserve() per entry, raw stores, one commit() ----
-let P: usize = 0;
-let P0: usize = 0;
-
-function begin(bound: u32): void { P0 = reserve(REGION_OUTPUT, bound); P = P0; }
-function finish(): void { commit(REGION_OUTPUT, <u32>(P - P0)); }
-// @ts-ignore: decorator
-@inline function ch(c: i32): void { store<u8>(P, <u8>c); P++; }
-/** An ASCII string constant: low bytes of its UTF-16 code units, read raw (no charCodeAt bounds checks). */
-function str(s: string): void {
-  const src = changetype<usize>(s);
-  const n = <usize>s.length;
-  for (let i: usize = 0; i < n; i++) store<u8>(P + i, load<u8>(src + (i << 1)));
-  P += n;
-}
-function tab(): void { ch(9); }
 function nl(): void { ch(10); }
-function sp(): void { ch(32); }
 
-/** %lu / %u */
-function dec(v: u64): void {
-  if (v < 10) { ch(48 + <i32>v); return; }
-  if (v <= 0xffffffff) { dec32(<u32>v); return; } // 32-bit division is much cheaper
-  let n = 0;
-  let x = v;
-  while (x != 0) { n++; x /= 10; }
-  let q = P + <usize>n;
-  x = v;
-  while (x != 0) { q--; store<u8>(q, <u8>(48 + <i32>(x % 10))); x /= 10; }
-  P += <usize>n;
-}
-// "00".."99" and "00".."ff" pairs, filled at instantiation: numbers and keys are most of the output.
-const DIGITS2: usize = memory.data(200, 8);
-const HEX2: usize = memory.data(512, 8);
-for (let i = 0; i < 256; i++) {
-  if (i < 100) { store<u8>(DIGITS2 + <usize>i * 2, <u8>(48 + i / 10)); store<u8>(DIGITS2 + <usize>i * 2 + 1, <u8>(48 + i % 10)); }
-  store<u8>(HEX2 + <usize>i * 2, <u8>hexDigit(<u32>i >>> 4));
-  store<u8>(HEX2 + <usize>i * 2 + 1, <u8>hexDigit(<u32>i & 15));
-}
-function dec32(v: u32): void {
-  let n = 1;
-  let x = v;
-  while (x >= 10) { n++; x /= 10; }
-  let q = P + <usize>n;
-  x = v;
-  while (x >= 100) { q -= 2; store<u16>(q, load<u16>(DIGITS2 + <usize>(x % 100) * 2)); x /= 100; }
-  if (x >= 10) { q -= 2; store<u16>(q, load<u16>(DIGITS2 + <usize>x * 2)); } else { q--; store<u8>(q, <u8>(48 + x)); }
-  P += <usize>n;
-}
 /** %ld */
-function decs(v: i64): void { if (v < 0) { ch(45); dec(<u64>(-v)); } else dec(<u64>v); }
+function decs(v: i64): void { if (v < 0) { ch(45); dec64(<u64>(-v)); } else dec64(<u64>v); }
 /** %0Nd for small non-negative values */
 function dec0(v: i64, w: i32): void {
   let n = 1; let x = v;
@@ -112,65 +59,16 @@ function dec0(v: i64, w: i32): void {
   for (let i = n; i < w; i++) ch(48);
   decs(v);
 }
-function hexDigit(d: u32): i32 { return d < 10 ? 48 + <i32>d : 87 + <i32>d; }
-/** %08x */
-function hex08(v: u32): void {
-  store<u16>(P, load<u16>(HEX2 + <usize>((v >>> 24) << 1)));
-  store<u16>(P + 2, load<u16>(HEX2 + <usize>(((v >>> 16) & 255) << 1)));
-  store<u16>(P + 4, load<u16>(HEX2 + <usize>(((v >>> 8) & 255) << 1)));
-  store<u16>(P + 6, load<u16>(HEX2 + <usize>((v & 255) << 1)));
-  P += 8;
-}
-/** %x */
-function hexn(v: u32): void {
-  let started = false;
-  for (let s = 12; s >= 0; s -= 4) {
-    const d = (v >>> <u32>s) & 15;
-    if (d != 0 || started || s == 0) { ch(hexDigit(d)); started = true; }
-  }
-}
 /** %.0f of a u64 converted to double (str_lifetime_byte). */
 function bytesF(v: u64): void {
   const d = <f64>v;
   if (d >= 18446744073709551616.0) { str("18446744073709551616"); return; }
-  dec(<u64>d);
+  dec64(<u64>d);
 }
 /** af_key _X2KEY(): XFRM_INF (all ones) → 0 */
 function x2key(v: u64): u64 { return v == 0xffffffffffffffff ? 0 : v; }
 
 // ---- addresses (getnameinfo NI_NUMERICHOST; af_key fills sin6_scope_id = 0, so no %scope) ----
-function ipv4(p: usize): void {
-  dec(load<u8>(p)); ch(46); dec(load<u8>(p + 1)); ch(46); dec(load<u8>(p + 2)); ch(46); dec(load<u8>(p + 3));
-}
-/** glibc inet_ntop6: longest run (first on ties) of >= 2 zero words becomes "::"; ::a.b.c.d and ::ffff:a.b.c.d. */
-function ipv6(p: usize): void {
-  let bestBase = -1, bestLen = 0, curBase = -1, curLen = 0;
-  for (let i = 0; i < 8; i++) {
-    const w = (<u32>load<u8>(p + <usize>(2 * i)) << 8) | <u32>load<u8>(p + <usize>(2 * i + 1));
-    if (w == 0) {
-      if (curBase == -1) { curBase = i; curLen = 1; } else curLen++;
-    } else if (curBase != -1) {
-      if (bestBase == -1 || curLen > bestLen) { bestBase = curBase; bestLen = curLen; }
-      curBase = -1;
-    }
-  }
-  if (curBase != -1 && (bestBase == -1 || curLen > bestLen)) { bestBase = curBase; bestLen = curLen; }
-  if (bestBase != -1 && bestLen < 2) bestBase = -1;
-  for (let i = 0; i < 8; i++) {
-    if (bestBase != -1 && i >= bestBase && i < bestBase + bestLen) {
-      if (i == bestBase) ch(58);
-      continue;
-    }
-    if (i != 0) ch(58);
-    const w5 = (<u32>load<u8>(p + 10) << 8) | <u32>load<u8>(p + 11);
-    if (i == 6 && bestBase == 0 && (bestLen == 6 || (bestLen == 5 && w5 == 0xffff))) {
-      ipv4(p + 12);
-      return;
-    }
-    hexn((<u32>load<u8>(p + <usize>(2 * i)) << 8) | <u32>load<u8>(p + <usize>(2 * i + 1)));
-  }
-  if (bestBase != -1 && bestBase + bestLen == 8) ch(58);
-}
 function addr(p: usize, family: i32): void { if (family == AF_INET6) ipv6(p); else ipv4(p); }
 
 // ---- ctime(&t) characters 4..23 (pfkey_dump.c str_time); 0 prints 20 spaces ----
@@ -260,7 +158,7 @@ function algName(kind: i32, id: i32): void {
   for (let i = 0, n = ids.length; i < n; i++) {
     if (unchecked(ids[i]) == id) { str(unchecked(names[i])); sp(); return; }
   }
-  dec(<u64>id); sp();
+  dec64(<u64>id); sp();
 }
 /** ipsec_hexdump: " " before every 4-byte group, "\n" (no tab) before every 32nd byte; sadb_key_bits / 8 bytes. */
 function hexKey(rec: usize, slot: i32): void {
@@ -289,26 +187,21 @@ const SATYPE_NAMES = ["unspec", "unknown", "ah", "esp", "unknown", "rsvp", "ospf
 const MODE_NAMES = ["any", "transport", "tunnel"];
 const STATE_NAMES = ["larval", "mature", "dying", "dead"];
 function getMsgStr(names: string[], v: i32): void {
-  if (v >= 0 && v < names.length) str(unchecked(names[v])); else dec(<u64>v);
+  if (v >= 0 && v < names.length) str(unchecked(names[v])); else dec64(<u64>v);
   sp();
 }
 const DIR_NAMES = ["any", "in", "out", "fwd", "in(socket)", "out(socket)"];
 const POLICY_NAMES = ["discard", "none", "ipsec", "entrust", "bypass"];
 
-function protoName(p: i32): void { // getprotobynumber() else the number
-  const e = PROTO_BUF + <usize>(p & 255) * 32;
-  const n = <i32>load<u8>(e);
-  if (n == 0) { dec(<u64>p); return; }
-  for (let i = 1; i <= n; i++) ch(load<u8>(e + <usize>i));
-}
+function protoName(p: i32): void { protoNameIn(PROTO_BUF, p); } // getprotobynumber() else the number
 
 // ---- pieces shared by both dumps ----
 function secCtx(rec: usize): void {
   if ((load<u32>(rec + R_FLAGS) & RF_HAS_CTX) == 0) return;
   const len = load<u32>(rec + R_CTX_LEN);
-  tab(); str("security context doi: "); dec(load<u8>(rec + R_CTX_DOI)); nl();
-  tab(); str("security context algorithm: "); dec(load<u8>(rec + R_CTX_ALG)); nl();
-  tab(); str("security context length: "); dec(len); nl();
+  tab(); str("security context doi: "); dec64(load<u8>(rec + R_CTX_DOI)); nl();
+  tab(); str("security context algorithm: "); dec64(load<u8>(rec + R_CTX_ALG)); nl();
+  tab(); str("security context length: "); dec64(len); nl();
   tab(); str("security context: ");
   const cp = at(REGION_BLOB, load<u32>(rec + R_CTX_OFF));
   for (let i: u32 = 0; i < len; i++) { // "%s": stops at the first NUL
@@ -327,7 +220,7 @@ function curU64(rec: usize, off: i32): u64 { return load<u64>(rec + R_CUR + <usi
 function saAddrPort(p: usize, family: i32, withports: bool, natt: bool, nport: u32): void {
   addr(p, family);
   if (withports) str("[0]"); // af_key fills ADDRESS_SRC/DST with port 0; str_ipport prints it
-  if (natt) { ch(91); dec(nport); ch(93); }
+  if (natt) { ch(91); dec64(nport); ch(93); }
   sp();
 }
 
@@ -343,8 +236,8 @@ function saFull(rec: usize, satype: i32, flags: u32, now: u64, pid: u32, seq: u3
   str("mode="); getMsgStr(MODE_NAMES, pfkeyMode(<i32>load<u8>(rec + R_MODE)));
   const spi = bswap<u32>(load<u32>(rec + R_SPI));
   const reqid = load<u32>(rec + R_REQID);
-  str("spi="); dec(spi); ch(40); str("0x"); hex08(spi); ch(41);
-  str(" reqid="); dec(reqid); ch(40); str("0x"); hex08(reqid); ch(41); nl();
+  str("spi="); dec64(spi); ch(40); str("0x"); hex08(spi); ch(41);
+  str(" reqid="); dec64(reqid); ch(40); str("0x"); hex08(reqid); ch(41); nl();
   // af_key never sends NAT_T_OA, so "\tNAT OA=" is never printed on Linux.
   if (satype == 9) { // KAME: sadb_sa_encrypt carries the calg id; printed without a newline
     tab(); str("C: "); algName(ALG_KIND_COMP, pfkeyAlgId(rec, R_ALG_COMP, ALG_KIND_COMP));
@@ -360,26 +253,26 @@ function saFull(rec: usize, satype: i32, flags: u32, now: u64, pid: u32, seq: u3
   if (xf & 1) saf |= 0x80000000;
   if (xf & 2) saf |= 0x40000000;
   if (xf & 4) saf |= 0x20000000;
-  tab(); str("seq=0x00000000 replay="); dec(load<u8>(rec + R_REPLAY));
+  tab(); str("seq=0x00000000 replay="); dec64(load<u8>(rec + R_REPLAY));
   str(" flags=0x"); hex08(saf); str(" state="); getMsgStr(STATE_NAMES, <i32>load<u8>(rec + R_STATE)); nl();
   // lifetimes: LIFETIME_CURRENT, HARD and SOFT are always present in af_key dumps
   const addt = curU64(rec, CUR_ADD_TIME);
   tab(); str("created: "); time20(addt); tab(); str("current: "); time20(now); nl();
-  tab(); str("diff: "); dec(addt == 0 ? 0 : now - addt); str("(s)");
-  tab(); str("hard: "); dec(lftU64(rec, LFT_HARD_ADD)); str("(s)");
-  tab(); str("soft: "); dec(lftU64(rec, LFT_SOFT_ADD)); str("(s)"); nl();
+  tab(); str("diff: "); dec64(addt == 0 ? 0 : now - addt); str("(s)");
+  tab(); str("hard: "); dec64(lftU64(rec, LFT_HARD_ADD)); str("(s)");
+  tab(); str("soft: "); dec64(lftU64(rec, LFT_SOFT_ADD)); str("(s)"); nl();
   tab(); str("last: "); time20(curU64(rec, CUR_USE_TIME));
-  tab(); str("hard: "); dec(lftU64(rec, LFT_HARD_USE)); str("(s)");
-  tab(); str("soft: "); dec(lftU64(rec, LFT_SOFT_USE)); str("(s)"); nl();
+  tab(); str("hard: "); dec64(lftU64(rec, LFT_HARD_USE)); str("(s)");
+  tab(); str("soft: "); dec64(lftU64(rec, LFT_SOFT_USE)); str("(s)"); nl();
   tab(); str("current: "); bytesF(curU64(rec, CUR_BYTES)); str("(bytes)");
   tab(); str("hard: "); bytesF(x2key(lftU64(rec, LFT_HARD_BYTE))); str("(bytes)");
   tab(); str("soft: "); bytesF(x2key(lftU64(rec, LFT_SOFT_BYTE))); str("(bytes)"); nl();
   // sadb_lifetime_allocations is a __u32
-  tab(); str("allocated: "); dec(<u32>curU64(rec, CUR_PACKETS));
-  tab(); str("hard: "); dec(<u32>x2key(lftU64(rec, LFT_HARD_PACKET)));
-  tab(); str("soft: "); dec(<u32>x2key(lftU64(rec, LFT_SOFT_PACKET))); nl();
+  tab(); str("allocated: "); dec64(<u32>curU64(rec, CUR_PACKETS));
+  tab(); str("hard: "); dec64(<u32>x2key(lftU64(rec, LFT_HARD_PACKET)));
+  tab(); str("soft: "); dec64(<u32>x2key(lftU64(rec, LFT_SOFT_PACKET))); nl();
   secCtx(rec);
-  tab(); str("sadb_seq="); dec(seq); str(" pid="); dec(pid); str(" refcnt=0"); nl(); // sadb_msg_reserved = 0
+  tab(); str("sadb_seq="); dec64(seq); str(" pid="); dec64(pid); str(" refcnt=0"); nl(); // sadb_msg_reserved = 0
 }
 
 const SHORT_SATYPE = ["", "", "ah", "esp"];
@@ -388,7 +281,7 @@ const SHORT_STATE = ["L", "M", "D", "d"];
 function strOrId(names: string[], v: i32, w: i32): void {
   const s = P;
   if (v >= 0 && v < names.length && unchecked(names[v]).length > 0) str(unchecked(names[v]));
-  else { ch(35); dec(<u64>v); }
+  else { ch(35); dec64(<u64>v); }
   while (<i32>(P - s) < w) sp();
 }
 /** setkey.c shortdump(): af_key addresses carry proto 0 and port 0, so neither is printed. */
@@ -401,10 +294,10 @@ function saShort(rec: usize, satype: i32, now: u64): void {
   const addt = curU64(rec, CUR_ADD_TIME);
   const age: u32 = addt == 0 ? 0 : <u32>(now - addt); // u_int t
   if (age >= 1000) str(" big/");
-  else { sp(); if (age < 100) sp(); if (age < 10) sp(); dec(age); ch(47); }
+  else { sp(); if (age < 100) sp(); if (age < 10) sp(); dec64(age); ch(47); }
   const hard = <u32>lftU64(rec, LFT_HARD_ADD);
   if (hard >= 1000) str("big");
-  else { dec(hard); if (hard < 100) sp(); if (hard < 10) sp(); }
+  else { dec64(hard); if (hard < 100) sp(); if (hard < 10) sp(); }
   sp();
   addr(rec + R_SADDR, family);
   str(" -> ");
@@ -466,16 +359,16 @@ const PROTO_MH = 135;
 /** str_prefport: "/len" unless full length; "[port]"/"[any]" except for ICMP, ICMPv6, MH and GRE. */
 function prefPort(family: i32, pref: i32, port: u32, ulp: i32): void {
   const plen = family == AF_INET6 ? 128 : 32;
-  if (pref != plen) { ch(47); dec(<u64>pref); }
+  if (pref != plen) { ch(47); dec64(<u64>pref); }
   if (ulp == PROTO_ICMP || ulp == PROTO_ICMPV6 || ulp == PROTO_MH || ulp == PROTO_GRE) return;
-  if (port == 0) str("[any]"); else { ch(91); dec(port); ch(93); }
+  if (port == 0) str("[any]"); else { ch(91); dec64(port); ch(93); }
 }
 /** str_upperspec */
 function upperSpec(ulp: i32, p1: u32, p2: u32): void {
   protoName(ulp);
   if (p1 == 0 && p2 == 0) return;
-  if (ulp == PROTO_ICMP || ulp == PROTO_ICMPV6 || ulp == PROTO_MH) { sp(); dec(p1); ch(44); dec(p2); }
-  else if (ulp == PROTO_GRE) { sp(); dec(<u32>((p1 << 16) + p2)); }
+  if (ulp == PROTO_ICMP || ulp == PROTO_ICMPV6 || ulp == PROTO_MH) { sp(); dec64(p1); ch(44); dec64(p2); }
+  else if (ulp == PROTO_GRE) { sp(); dec64(<u32>((p1 << 16) + p2)); }
 }
 
 const EIPSEC_INVAL_PROTO = "Invalid ipsec protocol";
@@ -510,7 +403,7 @@ function tmplText(t: usize, withports: bool): void {
   if (load<u8>(t + T_OPTIONAL) != 0) str("use");
   else if (reqid != 0) str("unique");
   else str("require");
-  if (reqid != 0) { ch(reqid > 0x3fff ? 35 : 58); dec(reqid); } // IPSEC_MANUAL_REQID_MAX
+  if (reqid != 0) { ch(reqid > 0x3fff ? 35 : 58); dec64(reqid); } // IPSEC_MANUAL_REQID_MAX
 }
 
 /** "dir[ prio base[ op off]] type" (ipsec_dump_policy1 with HAVE_PFKEY_POLICY_PRIORITY). */
@@ -526,7 +419,7 @@ function policyHead(dir: i32, prio: u32, type: i32): void {
     let op = 43;
     if (off < 0) { op = 45; off = -off; }
     sp();
-    if (off != 0) { ch(op); sp(); dec(<u32>off); sp(); }
+    if (off != 0) { ch(op); sp(); dec64(<u32>off); sp(); }
   }
   str(unchecked(POLICY_NAMES[type]));
 }
@@ -570,11 +463,11 @@ function spFull(rec: usize, flags: u32, pid: u32, seq: u32, family: i32): void {
   }
   tab(); str("created: "); time20(curU64(rec, CUR_ADD_TIME)); str("  ");
   str("lastused: "); time20(curU64(rec, CUR_USE_TIME)); nl();
-  tab(); str("lifetime: "); dec(lftU64(rec, LFT_HARD_ADD)); str("(s) ");
-  str("validtime: "); dec(lftU64(rec, LFT_HARD_USE)); str("(s)"); nl();
+  tab(); str("lifetime: "); dec64(lftU64(rec, LFT_HARD_ADD)); str("(s) ");
+  str("validtime: "); dec64(lftU64(rec, LFT_HARD_USE)); str("(s)"); nl();
   secCtx(rec);
-  tab(); str("spid="); dec(index); str(" seq="); dec(seq); str(" pid="); dec(pid); nl();
-  tab(); str("refcnt="); dec(POLICY_REFCNT); nl();
+  tab(); str("spid="); dec64(index); str(" seq="); dec64(seq); str(" pid="); dec64(pid); nl();
+  tab(); str("refcnt="); dec64(POLICY_REFCNT); nl();
 }
 
 function spFamily(rec: usize): i32 {
