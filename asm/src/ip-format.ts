@@ -7,7 +7,8 @@
 // attributes the kernel would send for them (see synthAttrs).
 import { resetRegion, at, regionLen, append } from "./arena";
 import {
-  P, begin, finish, ch, str, sp, tab, dec32, dec64, hex08, hexn, ipv4, ipv6, zoneOffset,
+  P, begin, finish, ch, str, sp, tab, dec32, dec64, hex08, hexn, ipv4, ipv6, zoneOffset, civil, civY, civM, civD,
+  civSecs,
   protoName as protoNameIn, HEX2,
 } from "./text-out";
 import {
@@ -47,7 +48,7 @@ import {
   UACQ_CALGOS, UPI_SEL, AEV_SIZE, UREP_SIZE, UMAP_SIZE, ALGO_KEY_LEN, ALGO_KEY, ALGO_PARAM, ALGO_KEY_X,
   ALGO_NAME_MAX, ENC_TYPE, ENC_SPORT, ENC_DPORT, ENC_OA, ENC_SIZE, SCTX_CTX_LEN, SCTX_SIZE, RS_OSEQ, RS_SEQ,
   RS_BITMAP, RS_SIZE, ESN_BMP_LEN, ESN_OSEQ, ESN_SEQ, ESN_OSEQ_HI, ESN_SEQ_HI, ESN_REPLAY_WINDOW, ESN_BMP,
-  ESN_SIZE, align4,
+  ESN_SIZE, align4, xfrmFixedSize,
 } from "./xfrm-wire";
 
 // ---- flags of the ipFormat* exports (src/wasm/ip-format.ts mirrors them) ----
@@ -230,20 +231,8 @@ function timeStr(tu: u64): void {
 function timeRender(t: i64): void {
   // localtime() fails beyond int years; ip 6.1 then hands a NULL tm to strftime. Print what HEAD prints.
   if (t > 67767976233316800 || t < -67767976233316800) { str("invalid-time"); return; }
-  const lt = t + tzOffset(t);
-  let days = lt / 86400;
-  let secs = lt - days * 86400;
-  if (secs < 0) { secs += 86400; days--; }
-  // civil_from_days (H. Hinnant)
-  const z = days + 719468;
-  const era = (z >= 0 ? z : z - 146096) / 146097;
-  const doe = z - era * 146097;
-  const yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const mp = (5 * doy + 2) / 153;
-  const d = doy - (153 * mp + 2) / 5 + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  civil(t + tzOffset(t));
+  const y = civY, m = civM, d = civD, secs = civSecs;
   if (y < 0) { ch(45); dec64(<u64>(-y)); } else dec64(<u64>y); // %Y: no padding
   ch(45); dec0(<u32>m, 2); ch(45); dec0(<u32>d, 2); sp();
   dec0(<u32>(secs / 3600), 2); ch(58); dec0(<u32>((secs % 3600) / 60), 2); ch(58); dec0(<u32>(secs % 60), 2);
@@ -767,30 +756,8 @@ function policyEntry(r: usize): bool {
   return true;
 }
 
-/** Fixed-part size of a message type as the decoder lays its copy out (asm/src/xfrm-decode.ts fixedSize). */
-function fixedSize(type: u32, nlflags: u32): i32 {
-  switch (type) {
-    case XFRM_MSG_NEWSA: case XFRM_MSG_UPDSA: return USI_SIZE;
-    case XFRM_MSG_DELSA: return UID_SIZE;
-    case XFRM_MSG_GETSA: return (nlflags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : UID_SIZE;
-    case XFRM_MSG_NEWPOLICY: case XFRM_MSG_UPDPOLICY: return UPI_SIZE;
-    case XFRM_MSG_DELPOLICY: return UPID_SIZE;
-    case XFRM_MSG_GETPOLICY: return (nlflags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : UPID_SIZE;
-    case XFRM_MSG_ALLOCSPI: return USPI_SIZE;
-    case XFRM_MSG_ACQUIRE: return UACQ_SIZE;
-    case XFRM_MSG_EXPIRE: return UEXP_SIZE;
-    case XFRM_MSG_POLEXPIRE: return UPEXP_SIZE;
-    case XFRM_MSG_FLUSHSA: return 1;
-    case XFRM_MSG_FLUSHPOLICY: return 0;
-    case XFRM_MSG_NEWAE: case XFRM_MSG_GETAE: return AEV_SIZE;
-    case XFRM_MSG_REPORT: return UREP_SIZE;
-    case XFRM_MSG_MIGRATE: return UPID_SIZE;
-    case XFRM_MSG_NEWSADINFO: case XFRM_MSG_GETSADINFO: case XFRM_MSG_NEWSPDINFO: case XFRM_MSG_GETSPDINFO: return 4;
-    case XFRM_MSG_MAPPING: return UMAP_SIZE;
-    case XFRM_MSG_SETDEFAULT: case XFRM_MSG_GETDEFAULT: return 3;
-    default: return 0;
-  }
-}
+/** Fixed-part size of a message type as the decoder lays its copy out (0 for types it does not know). */
+function fixedSize(type: u32, nlflags: u32): i32 { const n = xfrmFixedSize(type, nlflags); return n < 0 ? 0 : n; }
 /** Address of the netlink header of record r's message copy in the blob, 0 if it cannot be found. */
 function msgHeader(r: usize): usize {
   const type = <u32>load<u16>(r + R_MSGTYPE);

@@ -5,7 +5,8 @@
 // One function per printed field, so a format detail found wrong against the real setkey is fixed in one place.
 import { resetRegion, at } from "./arena";
 import {
-  P, begin, finish, ch, str, sp, tab, dec64, hex08, ipv4, ipv6, zoneOffset, protoName as protoNameIn, HEX2,
+  P, begin, finish, ch, str, sp, tab, dec64, hex08, ipv4, ipv6, zoneOffset, civil, civY, civM, civD, civSecs,
+  protoName as protoNameIn, HEX2,
 } from "./text-out";
 import {
   REGION_RECORDS, REGION_BLOB, REGION_OUTPUT, REC_SIZE, R_FAMILY, R_DIR, R_ACTION, R_FLAGS, R_SEL, SEL_DADDR,
@@ -103,20 +104,8 @@ function time20(tu: u64): void {
 function time20Render(tu: u64): void {
   const t = <i64>tu; // (long) cast in str_time
   if (t > 67767976233316800 || t < -67767976233316800) { for (let i = 0; i < 20; i++) ch(63); return; }
-  const lt = t + tzOffset(t);
-  let days = lt / 86400;
-  let secs = lt - days * 86400;
-  if (secs < 0) { secs += 86400; days--; }
-  // civil_from_days (H. Hinnant)
-  const z = days + 719468;
-  const era = (z >= 0 ? z : z - 146096) / 146097;
-  const doe = z - era * 146097;
-  const yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const mp = (5 * doy + 2) / 153;
-  const d = doy - (153 * mp + 2) / 5 + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  const y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  civil(t + tzOffset(t));
+  const y = civY, m = civM, d = civD, secs = civSecs;
   if (y > 2147483647 || y < -2147481748) { for (let i = 0; i < 20; i++) ch(63); return; } // localtime/asctime fail
   // asctime "%.3s %.3s%3d %.2d:%.2d:%.2d %d\n" from offset 4, exactly 20 bytes copied
   const start = P;

@@ -107,6 +107,25 @@ export function ipv6(p: usize): void {
   if (bestBase != -1 && bestBase + bestLen == 8) ch(58);
 }
 
+// ---- dates: civil_from_days (H. Hinnant) of a local second count ----
+export let civY: i64 = 0, civM: i64 = 0, civD: i64 = 0, civSecs: i64 = 0;
+/** Split local seconds lt into year, month (1..12), day (1..31) and seconds of the day, left in civY/M/D/Secs. */
+export function civil(lt: i64): void {
+  let days = lt / 86400;
+  let secs = lt - days * 86400;
+  if (secs < 0) { secs += 86400; days--; }
+  const z = days + 719468;
+  const era = (z >= 0 ? z : z - 146096) / 146097;
+  const doe = z - era * 146097;
+  const yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const mp = (5 * doy + 2) / 153;
+  civD = doy - (153 * mp + 2) / 5 + 1;
+  civM = mp < 10 ? mp + 3 : mp - 9;
+  civY = yoe + era * 400 + (civM <= 2 ? 1 : 0);
+  civSecs = secs;
+}
+
 // ---- host tables (filled by src/wasm/format-host.ts) ----
 /** Offset east of UTC at second t from a zone table of `count` (start second, offset) i64 pairs sorted by start;
  *  no pairs = UTC, before the first start = the first offset. */

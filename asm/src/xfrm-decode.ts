@@ -44,7 +44,7 @@ import {
   ALGO_KEY_LEN, ALGO_KEY, ALGO_PARAM, ALGO_KEY_X, ENC_TYPE, ENC_SPORT, ENC_DPORT, ENC_OA, ENC_SIZE, SCTX_ALG,
   SCTX_DOI, SCTX_CTX_LEN, SCTX_SIZE, MARK_SIZE, RS_OSEQ, RS_SEQ, RS_BITMAP, RS_SIZE, ESN_BMP_LEN, ESN_OSEQ,
   ESN_SEQ, ESN_REPLAY_WINDOW, ESN_BMP, ESN_SIZE, AF_SADDR, AF_DADDR, AF_FAMILY, AF_SPLEN, AF_DPLEN, AF_SIZE,
-  align4, bswap16, copy16,
+  align4, bswap16, copy16, xfrmFixedSize,
 } from "./xfrm-wire";
 
 let malformed: u32 = 0;
@@ -74,30 +74,6 @@ function noteOrder(code: u32): void {
 // @ts-ignore: decorator
 @inline function blobOf(p: usize): u32 { return msgBlob + <u32>(p - msgIn); }
 
-/** Fixed-part size of an XFRM message type; -1 if unknown. GET* dump requests carry no struct. */
-function fixedSize(type: u32, nlflags: u32): i32 {
-  switch (type) {
-    case XFRM_MSG_NEWSA: case XFRM_MSG_UPDSA: return USI_SIZE;
-    case XFRM_MSG_DELSA: return UID_SIZE;
-    case XFRM_MSG_GETSA: return (nlflags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : UID_SIZE;
-    case XFRM_MSG_NEWPOLICY: case XFRM_MSG_UPDPOLICY: return UPI_SIZE;
-    case XFRM_MSG_DELPOLICY: return UPID_SIZE;
-    case XFRM_MSG_GETPOLICY: return (nlflags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : UPID_SIZE;
-    case XFRM_MSG_ALLOCSPI: return USPI_SIZE;
-    case XFRM_MSG_ACQUIRE: return UACQ_SIZE;
-    case XFRM_MSG_EXPIRE: return UEXP_SIZE;
-    case XFRM_MSG_POLEXPIRE: return UPEXP_SIZE;
-    case XFRM_MSG_FLUSHSA: return 1;
-    case XFRM_MSG_FLUSHPOLICY: return 0;
-    case XFRM_MSG_NEWAE: case XFRM_MSG_GETAE: return AEV_SIZE;
-    case XFRM_MSG_REPORT: return UREP_SIZE;
-    case XFRM_MSG_MIGRATE: return UPID_SIZE;
-    case XFRM_MSG_NEWSADINFO: case XFRM_MSG_GETSADINFO: case XFRM_MSG_NEWSPDINFO: case XFRM_MSG_GETSPDINFO: return 4;
-    case XFRM_MSG_MAPPING: return UMAP_SIZE;
-    case XFRM_MSG_SETDEFAULT: case XFRM_MSG_GETDEFAULT: return 3;
-    default: return -1;
-  }
-}
 
 // ---- fixed structs → record ----
 
@@ -318,7 +294,7 @@ function decodeOne(m: usize, len: u32, keepAll: bool): bool {
   const type = <u32>load<u16>(m + NLH_TYPE);
   const nlflags = <u32>load<u16>(m + NLH_FLAGS);
   if (type == NLMSG_NOOP || type == NLMSG_ERROR || type == NLMSG_DONE || type == NLMSG_OVERRUN) return false;
-  let fixed = fixedSize(type, nlflags);
+  let fixed = xfrmFixedSize(type, nlflags);
   if (fixed < 0) {
     if (!keepAll) return false;
     fixed = 0;
@@ -425,7 +401,7 @@ function decodeOne(m: usize, len: u32, keepAll: bool): bool {
   }
   store<u8>(rec + R_KIND, <u8>kind);
   // Attributes: only XFRM types have them after the fixed part; unknown types keep their payload raw.
-  if (fixedSize(type, nlflags) >= 0) takeAttrs(p + attrStart, m + len);
+  if (xfrmFixedSize(type, nlflags) >= 0) takeAttrs(p + attrStart, m + len);
   if (bad) malformed++;
   return true;
 }

@@ -2,6 +2,13 @@
 // the linux/xfrm.h and linux/netlink.h structs the encoder and decoder read and write, each quoted above its table
 // (x86-64/LP64 layout: every struct here is 4-aligned except where noted), plus tiny load/store helpers.
 // Constants shared with TypeScript (message types, attribute numbers) are in asm/shared/xfrm.ts.
+import {
+  NLM_F_DUMP, XFRM_MSG_NEWSA, XFRM_MSG_UPDSA, XFRM_MSG_DELSA, XFRM_MSG_GETSA, XFRM_MSG_NEWPOLICY, XFRM_MSG_UPDPOLICY,
+  XFRM_MSG_DELPOLICY, XFRM_MSG_GETPOLICY, XFRM_MSG_ALLOCSPI, XFRM_MSG_ACQUIRE, XFRM_MSG_EXPIRE, XFRM_MSG_POLEXPIRE,
+  XFRM_MSG_FLUSHSA, XFRM_MSG_FLUSHPOLICY, XFRM_MSG_NEWAE, XFRM_MSG_GETAE, XFRM_MSG_REPORT, XFRM_MSG_MIGRATE,
+  XFRM_MSG_NEWSADINFO, XFRM_MSG_GETSADINFO, XFRM_MSG_NEWSPDINFO, XFRM_MSG_GETSPDINFO, XFRM_MSG_MAPPING,
+  XFRM_MSG_SETDEFAULT, XFRM_MSG_GETDEFAULT,
+} from "../shared/xfrm";
 
 /* struct nlmsghdr { __u32 nlmsg_len; __u16 nlmsg_type; __u16 nlmsg_flags; __u32 nlmsg_seq; __u32 nlmsg_pid; }; */
 export const NLH_LEN: u32 = 0;
@@ -192,4 +199,29 @@ export const AF_SIZE: u32 = 36;
 @inline export function copy16(dst: usize, src: usize): void {
   store<u64>(dst, load<u64>(src));
   store<u64>(dst + 8, load<u64>(src + 8));
+}
+
+/** Fixed-part size of an XFRM message type; -1 if unknown. GET* dump requests carry no struct. */
+export function xfrmFixedSize(type: u32, nlflags: u32): i32 {
+  switch (type) {
+    case XFRM_MSG_NEWSA: case XFRM_MSG_UPDSA: return USI_SIZE;
+    case XFRM_MSG_DELSA: return UID_SIZE;
+    case XFRM_MSG_GETSA: return (nlflags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : UID_SIZE;
+    case XFRM_MSG_NEWPOLICY: case XFRM_MSG_UPDPOLICY: return UPI_SIZE;
+    case XFRM_MSG_DELPOLICY: return UPID_SIZE;
+    case XFRM_MSG_GETPOLICY: return (nlflags & NLM_F_DUMP) == NLM_F_DUMP ? 0 : UPID_SIZE;
+    case XFRM_MSG_ALLOCSPI: return USPI_SIZE;
+    case XFRM_MSG_ACQUIRE: return UACQ_SIZE;
+    case XFRM_MSG_EXPIRE: return UEXP_SIZE;
+    case XFRM_MSG_POLEXPIRE: return UPEXP_SIZE;
+    case XFRM_MSG_FLUSHSA: return 1;
+    case XFRM_MSG_FLUSHPOLICY: return 0;
+    case XFRM_MSG_NEWAE: case XFRM_MSG_GETAE: return AEV_SIZE;
+    case XFRM_MSG_REPORT: return UREP_SIZE;
+    case XFRM_MSG_MIGRATE: return UPID_SIZE;
+    case XFRM_MSG_NEWSADINFO: case XFRM_MSG_GETSADINFO: case XFRM_MSG_NEWSPDINFO: case XFRM_MSG_GETSPDINFO: return 4;
+    case XFRM_MSG_MAPPING: return UMAP_SIZE;
+    case XFRM_MSG_SETDEFAULT: case XFRM_MSG_GETDEFAULT: return 3;
+    default: return -1;
+  }
 }
