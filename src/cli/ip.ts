@@ -11,7 +11,7 @@ import { readRecord } from '../wasm/records.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
 import { formatIpStates, formatIpPolicies, formatIpMonitor, formatIpCount, formatIpDefault, ipDeleteallRecords, ipFilterPasses, linkNames } from '../wasm/ip-format.js';
 import { infoRequest, spdSetRequest, defaultRequest, infoReplyJson, defaultReplyJson } from '../wasm/ip-control.js';
-import { openNetlinkXfrm } from '../native/index.js';
+import { openNetlinkXfrm, type NsidDatagram } from '../native/index.js';
 import * as X from '../../asm/shared/xfrm.js';
 import { recordToJson } from '../engine/json.js';
 import { applyAtomic } from '../engine/atomic.js';
@@ -447,7 +447,10 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
   const filt = u32(i * REC_SIZE + R_AUX2);
   const nokeys = (filt & D.IPF_NOKEYS) !== 0;
   const allNsid = (filt & D.IPM_ALL_NSID) !== 0;
-  const prefix = (): string => (o.timestamp ? timestampText(o.timestamp > 1) : '') + (allNsid ? '[nsid current]' : '');
+  // xfrm_accept_msg: -t/-ts first, then the datagram's nsid (rtnl_listen's ctrl.nsid; < 0: this netns)
+  let nsid = -1;
+  const prefix = (): string => (o.timestamp ? timestampText(o.timestamp > 1) : '')
+    + (allNsid ? (nsid < 0 ? '[nsid current]' : `[nsid ${nsid}]`) : '');
   const fmt = { stats: o.stats, oneline: o.oneline, nokeys, family: o.family, ifNames: (x: number) => linksOf(o).get(x) };
   const w = wasm();
   const printEvents = (first: number, end: number): void => {
@@ -458,6 +461,7 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
         const name = EVENT_NAMES[type] ?? `type-${type}`;
         const kind = SA_EVENTS.has(type) ? 'sa' : POLICY_EVENTS.has(type) ? 'policy' : null;
         const ev: Record<string, unknown> = { event: name };
+        if (allNsid) ev.nsid = nsid < 0 ? 'current' : nsid;
         if (kind) ev[kind] = recordToJson(readRecord(r), { showKeys: o.showKeys && !nokeys });
         out(JSON.stringify(ev) + '\n');
       }
@@ -480,7 +484,7 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
   }
   const mask = u32(i * REC_SIZE + L.R_SPI_MAX);
   const groups = GROUPS.filter((g) => (mask & (1 << (g - 1))) !== 0);
-  const sock = openNetlinkXfrm({ ...(o.netns ? { netns: o.netns } : {}), groups, ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}) });
+  const sock = openNetlinkXfrm({ ...(o.netns ? { netns: o.netns } : {}), groups, listenAllNsid: allNsid, ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}) });
   const base = markRecords();
   let resyncing = false;
   let lostAgain = false; // events dropped while re-dumping: the dump may predate them, so dump once more
@@ -488,6 +492,7 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
   const onData = (datagrams: Buffer[]): void => {
     if (resyncing) { pending.push(...datagrams); return; }
     for (const d of datagrams) {
+      if (allNsid) nsid = (d as NsidDatagram).nsid;
       const r = decodeReply([d], true);
       printEvents(r.first, r.end);
       restoreRecords(base);
