@@ -13,7 +13,7 @@ import { formatIpStates, formatIpPolicies, formatIpMonitor, formatIpCount, forma
 import { infoRequest, spdSetRequest, defaultRequest, infoReplyJson, defaultReplyJson } from '../wasm/ip-control.js';
 import { openNetlinkXfrm, type NsidDatagram } from '../native/index.js';
 import * as X from '../../asm/shared/xfrm.js';
-import { recordToJson } from '../engine/json.js';
+import { acquireToJson, recordToJson } from '../engine/json.js';
 import { applyAtomic } from '../engine/atomic.js';
 import { wasm } from '../wasm/index.js';
 import { REGION_RECORDS, REC_SIZE, R_KIND, R_AUX, R_AUX2, R_LINE } from '../../asm/shared/layout.js';
@@ -463,6 +463,7 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
         const ev: Record<string, unknown> = { event: name };
         if (allNsid) ev.nsid = nsid < 0 ? 'current' : nsid;
         if (kind) ev[kind] = recordToJson(readRecord(r), { showKeys: o.showKeys && !nokeys });
+        else if (type === X.XFRM_MSG_ACQUIRE) ev.acquire = acquireToJson(readRecord(r));
         out(JSON.stringify(ev) + '\n');
       }
       return;
