@@ -14,7 +14,7 @@ import { infoRequest, spdSetRequest, defaultRequest, infoReplyJson, defaultReply
 import { openNetlinkXfrm, type NsidDatagram } from '../native/index.js';
 import * as X from '../../asm/shared/xfrm.js';
 import { acquireToJson, recordToJson } from '../engine/json.js';
-import { applyAtomic } from '../engine/atomic.js';
+import { applyAtomic, cloneAs } from '../engine/atomic.js';
 import { wasm } from '../wasm/index.js';
 import { REGION_RECORDS, REC_SIZE, R_KIND, R_AUX, R_AUX2, R_LINE } from '../../asm/shared/layout.js';
 import * as L from '../../asm/shared/layout.js';
@@ -242,6 +242,7 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null, se
         if (f) {
           err(kernelErrorText(f.error));
           if (file !== null) err(`${where(f.record)}${f.error.message}\n`);
+          await undoAfterFailure(k(), f.record, i + r.sent, new Set(r.failures.map((x) => x.record)));
           return 2; // rtnl_talk failure: exit(2), even under -force
         }
         i = j;
@@ -384,6 +385,33 @@ async function runOne(i: number, k: () => XfrmKernel, o: IpOptions): Promise<num
   }
   err('keyfleet ip: this command is not supported\n');
   return 1;
+}
+
+/**
+ * ip stops at the first kernel error (rtnl_talk failure: exit(2)), but the kernel went on with the later messages
+ * of the same sendmsg. Adds among them that succeeded are deleted again, so the state is ip's; any other kind of
+ * operation (update, delete, flush) cannot be undone without a pre-image (`--atomic` has them) and is reported.
+ */
+async function undoAfterFailure(k: XfrmKernel, failed: number, sentEnd: number, failedSet: ReadonlySet<number>): Promise<void> {
+  const mark = markRecords();
+  try {
+    const undo: number[] = [];
+    let kept = 0;
+    for (let x = failed + 1; x < sentEnd; x++) {
+      if (failedSet.has(x)) continue;
+      const kind = kindOf(x);
+      if (kind === L.OP_SA_ADD || kind === L.OP_SP_ADD) undo.push(cloneAs(x, kind === L.OP_SA_ADD ? L.OP_SA_DELETE : L.OP_SP_DELETE));
+      else kept++;
+    }
+    if (undo.length > 0) {
+      // the clones were appended one after another: one contiguous range
+      const u = await k.apply(undo[0]!, undo[undo.length - 1]! + 1, {});
+      if (u.failures.length > 0) err(`keyfleet ip: ${u.failures.length} of the ${undo.length} add(s) sent after the failing line could not be removed again: check the state\n`);
+    }
+    if (kept > 0) err(`keyfleet ip: ${kept} operation(s) after the failing line were applied by the kernel in the same send (ip stops first): check the state, or use --atomic\n`);
+  } finally {
+    restoreRecords(mark);
+  }
 }
 
 /**
