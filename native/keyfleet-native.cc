@@ -151,6 +151,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
                            InstanceMethod<&Socket::SendEach>("sendEach"),
                            InstanceMethod<&Socket::AddMembership>("addMembership"),
                            InstanceMethod<&Socket::DropMembership>("dropMembership"),
+                           InstanceMethod<&Socket::ListenAllNsid>("listenAllNsid"),
                            InstanceMethod<&Socket::SetBuffers>("setBuffers"),
                            InstanceMethod<&Socket::GetBuffers>("getBuffers"),
                            InstanceMethod<&Socket::Start>("start"),
@@ -288,6 +289,30 @@ class Socket : public Napi::ObjectWrap<Socket> {
     return info.Env().Undefined();
   }
 
+  // listenAllNsid(): NETLINK_LISTEN_ALL_NSID (linux/netlink.h), as `ip monitor all-nsid` sets it. The kernel then
+  // also delivers other namespaces' multicasts (those this netns has an nsid for) and tags each with a
+  // SOL_NETLINK/NETLINK_LISTEN_ALL_NSID cmsg (net/netlink/af_netlink.c netlink_cmsg_listen_all_nsid);
+  // from here on every received Buffer carries `nsid`: that id, or -1 without the cmsg (own netns).
+  Napi::Value ListenAllNsid(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    int fd = RequireOpen(env, "setsockopt");
+    int one = 1;
+    if (::setsockopt(fd, SOL_NETLINK, NETLINK_LISTEN_ALL_NSID, &one, sizeof one) != 0)
+      throw SysError(env, errno, "setsockopt");
+    allNsid_ = true;
+    return env.Undefined();
+  }
+
+  // The nsid of the datagram `msg` just received (lib/libnetlink.c rtnl_listen: -1 unless the cmsg is there).
+  static int32_t NsidOf(msghdr& msg) {
+    int32_t nsid = -1;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c))
+      if (c->cmsg_level == SOL_NETLINK && c->cmsg_type == NETLINK_LISTEN_ALL_NSID &&
+          c->cmsg_len == CMSG_LEN(sizeof(int32_t)))
+        std::memcpy(&nsid, CMSG_DATA(c), sizeof nsid);
+    return nsid;
+  }
+
   // setBuffers(sndbuf, rcvbuf): a negative size leaves that buffer alone. The *FORCE options pass
   // net.core.{w,r}mem_max but need CAP_NET_ADMIN; without it fall back to the capped ones.
   Napi::Value SetBuffers(const Napi::CallbackInfo& info) {
@@ -339,6 +364,11 @@ class Socket : public Napi::ObjectWrap<Socket> {
       msghdr msg{};
       msg.msg_iov = &iov;
       msg.msg_iovlen = 1;
+      alignas(cmsghdr) char cbuf[CMSG_SPACE(sizeof(int32_t)) * 4];
+      if (allNsid_) {  // reset per call: recvmsg shrinks msg_controllen to what it wrote
+        msg.msg_control = cbuf;
+        msg.msg_controllen = sizeof cbuf;
+      }
       // MSG_TRUNC makes netlink and af_key return the datagram's real length (net/netlink/af_netlink.c,
       // net/key/af_key.c), so truncation is detected and reported instead of silently cut.
       ssize_t r = ::recvmsg(fd_.Get(), &msg, MSG_TRUNC | MSG_DONTWAIT);
@@ -353,7 +383,9 @@ class Socket : public Napi::ObjectWrap<Socket> {
                      std::to_string(kRecvBufSize) + "-byte receive buffer and dropped";
         return res;
       }
-      out.push_back(Napi::Buffer<uint8_t>::Copy(env, rbuf_.get(), static_cast<size_t>(r)));
+      Napi::Buffer<uint8_t> b = Napi::Buffer<uint8_t>::Copy(env, rbuf_.get(), static_cast<size_t>(r));
+      if (allNsid_) b.Set("nsid", Napi::Number::New(env, NsidOf(msg)));
+      out.push_back(b);
       bytes += static_cast<size_t>(r);
     }
     return res;
@@ -526,6 +558,7 @@ class Socket : public Napi::ObjectWrap<Socket> {
   uint32_t portId_ = 0;
   bool polling_ = false;
   bool refed_ = true;
+  bool allNsid_ = false;  // listenAllNsid() was called: tag each received Buffer with its nsid
   int depth_ = 0;  // > 0 while OnReadable runs JS
   Napi::FunctionReference onData_;
   Napi::FunctionReference onError_;

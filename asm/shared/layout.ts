@@ -156,7 +156,13 @@ export const R_SADB_SPORT = 500; // u16
 export const R_SADB_DPORT = 502; // u16
 export const R_SADB_AALG = 504;  // u8  sadb_sa_auth setkey sends (p_alg_auth), also for ids the kernel lacks
 export const R_SADB_EALG = 505;  // u8  sadb_sa_encrypt (p_alg_enc: encryption or, for IPComp, compression id)
-export const REC_SIZE = 512;     // 506..511 spare (records stay 8-byte aligned for the u64 fields)
+// Appended for a repeated `ip xfrm state add … encap …` (ip sends one XFRMA_ENCAP per `encap`; the record's own
+// R_ENCAP_* hold the last): 1 + blob offset of the encap given just before it, 0 = none. Each such blob entry is
+// the 24 bytes R_ENCAP_TYPE..R_ENCAP_OA+16 of the record at the time, then a u32 link to the one before it.
+export const R_ENCAP_PREV = 508; // u32
+export const ENCAP_ENTRY_LINK = 24; // u32 in a blob entry: 1 + offset of the entry before, 0 = none
+export const ENCAP_ENTRY_SIZE = 28;
+export const REC_SIZE = 512;     // 506..507 spare (records stay 8-byte aligned for the u64 fields)
 
 // ---- R_FLAGS bits ----
 export const RF_HAS_MARK = 1;
@@ -181,6 +187,7 @@ export const RF_HAS_PTYPE = 262144;  // policy type given: send XFRMA_POLICY_TYP
 export const RF_HAS_OFFLOAD = 524288;  // send XFRMA_OFFLOAD_DEV (R_OFFLOAD_IFINDEX, R_OFFLOAD_FLAGS)
 export const RF_HAS_COA = 1048576;     // send XFRMA_COADDR (R_COA_OFF)
 export const RF_NO_SRCADDR = 2097152;  // get/delete: no XFRMA_SRCADDR (`ip xfrm state get` without an ID sends none)
+export const RF_SPI_RANGE = 4194304;   // allocspi: R_SPI_MIN/MAX as given even when both are 0 (ip's `min 0 max 0`)
 
 // ---- R_ATTR_ORDER codes ----
 export const AO_AUTH = 1;

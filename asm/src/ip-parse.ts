@@ -14,7 +14,7 @@ import {
   R_ENCAP_OA, R_CTX_DOI, R_CTX_ALG, R_CTX_OFF, R_CTX_LEN, R_MARK_V, R_MARK_M, R_IFID, R_EXTRA_FLAGS, R_TMPL_OFF,
   R_TMPL_COUNT, R_REPLAY_WIN, R_SPI_MIN, R_SPI_MAX, R_AUX, R_AUX2, R_REPLAY_SEQ, R_REPLAY_OSEQ, R_ATTR_ORDER,
   RF_HAS_MARK, RF_HAS_IFID, RF_AUTH_TRUNC, RF_HAS_ENCAP, RF_HAS_CTX, RF_HAS_PTYPE, RF_HAS_SEL, RF_HAS_DIR,
-  RF_HAS_INDEX, RF_HAS_PRIORITY, RF_HAS_SPI, RF_HAS_PROTO, RF_HAS_OFFLOAD, RF_HAS_COA, RF_NO_SRCADDR, AO_COA, R_TFCPAD, R_SET_MARK_V,
+  RF_HAS_INDEX, RF_HAS_PRIORITY, RF_HAS_SPI, RF_HAS_PROTO, RF_HAS_OFFLOAD, RF_HAS_COA, RF_NO_SRCADDR, AO_COA, RF_SPI_RANGE, R_ENCAP_PREV, ENCAP_ENTRY_LINK, ENCAP_ENTRY_SIZE, R_TFCPAD, R_SET_MARK_V,
   R_SET_MARK_M, R_OFFLOAD_IFINDEX, R_OFFLOAD_FLAGS, R_COA_OFF, R_REPLAY_SEQ_HI, R_REPLAY_OSEQ_HI,
   OP_NONE, OP_SA_ADD, OP_SA_UPDATE, OP_SA_DELETE, OP_SA_GET, OP_SA_DELETEALL, OP_SA_FLUSH, OP_SA_DUMP, OP_SA_ALLOCSPI,
   OP_SP_ADD, OP_SP_UPDATE, OP_SP_DELETE, OP_SP_GET, OP_SP_FLUSH, OP_SP_DUMP, OP_SP_DELETEALL,
@@ -785,7 +785,13 @@ function stateModify(update: bool): void {
       if (!next()) return;
       const f = addr1(K, 0, wlen(K), 0);
       if (f < 0) { diag(IPD_ADDR, K, 0, 0); return; }
-      if ((load<u32>(REC + R_FLAGS) & RF_HAS_ENCAP) != 0) { diag(IPD_UNSUPPORTED, K - 3, 0, 0); return; } // ip sends two
+      if ((load<u32>(REC + R_FLAGS) & RF_HAS_ENCAP) != 0) {
+        // ip sends one XFRMA_ENCAP per `encap`, in order: keep the earlier one in the blob, linked from the record
+        const e = append(REGION_BLOB, ENCAP_ENTRY_SIZE);
+        memory.copy(at(REGION_BLOB, e), REC + R_ENCAP_TYPE, ENCAP_ENTRY_LINK);
+        store<u32>(at(REGION_BLOB, e) + ENCAP_ENTRY_LINK, load<u32>(REC + R_ENCAP_PREV));
+        store<u32>(REC + R_ENCAP_PREV, e + 1);
+      }
       store<u16>(REC + R_ENCAP_TYPE, <u16>t);
       store<u16>(REC + R_ENCAP_SPORT, <u16>sp);
       store<u16>(REC + R_ENCAP_DPORT, <u16>dp);
@@ -939,7 +945,8 @@ function stateAllocspi(): void {
   if (minp) {
     if (!maxp) { plain(20, 0); return; }
     if (load<u32>(REC + R_SPI_MIN) > load<u32>(REC + R_SPI_MAX)) { plain(22, 0); return; }
-    if (load<u32>(REC + R_SPI_MIN) == 0 && load<u32>(REC + R_SPI_MAX) == 0) { diag(IPD_UNSUPPORTED, -1, 0, 0); return; }
+    // ip sends the range as given; the kernel then answers ENOENT (and leaves a larval SA with SPI 0 behind)
+    if (load<u32>(REC + R_SPI_MIN) == 0 && load<u32>(REC + R_SPI_MAX) == 0) setFlag(RF_SPI_RANGE);
   } else {
     if (maxp) { plain(21, 0); return; }
     store<u32>(REC + R_SPI_MIN, 0x100);
@@ -1441,7 +1448,7 @@ export function ipParse(len: u32, family: u32, flags: u32): u32 {
   STMT = 0;
   while (p < len) {
     // getcmdline: one physical line, '#' cuts it, a "\\\n" joins the next one (whose '#' cuts it too)
-    const start = p;
+    let start = p;
     N = 0;
     let inWord = false; let quote: u32 = 0;
     let bad: u32 = 0;
@@ -1456,6 +1463,7 @@ export function ipParse(len: u32, family: u32, flags: u32): u32 {
       let cont = false;
       let textEnd = cut;
       if (cut == eol && eol > p && load<u8>(IN + eol - 1) == 0x5c && eol < len) { cont = true; textEnd = eol - 1; }
+      if (inWord) unchecked(WE[N - 1] = textEnd); // a word (or quote) carried over by a join runs on into this line
       // makeargs over [p, textEnd): words end at blanks; a word opening with a quote runs to the closing quote
       for (let i = p; i < textEnd; i++) {
         const c = <u32>load<u8>(IN + i);
@@ -1477,13 +1485,12 @@ export function ipParse(len: u32, family: u32, flags: u32): u32 {
       if (!cont || bad != 0) ended = true;
       else if (p >= len) { bad = IPD_CONTINUATION; ended = true; }
       else {
-        // the joined line continues the current word (strcat without a separator)
-        // a word running to textEnd stays open: its end is moved by the next physical line
-      }
-      if (!ended && inWord && quote == 0) {
-        // "foo\<newline>bar" joins to "foobar": words are contiguous only in ip's buffer; we cannot join
-        // two input ranges, so a word split by a continuation is refused
-        bad = IPD_UNSUPPORTED; ended = true;
+        // strcat without a separator: "foo\<newline>bar" is the word "foobar". Close the gap in place by moving
+        // this command's bytes so far 2 bytes right over the "\\\n" (O(command) per join, and only bytes
+        // already consumed are touched), so every word stays one contiguous range.
+        memory.copy(IN + start + 2, IN + start, textEnd - start);
+        for (let k = 0; k < N; k++) { unchecked(WS[k] = WS[k] + 2); unchecked(WE[k] = WE[k] + 2); }
+        start += 2;
       }
     }
     if (quote != 0 && bad == 0) bad = IPD_UNTERMINATED;

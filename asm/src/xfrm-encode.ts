@@ -10,9 +10,9 @@ import {
   R_SHARE, R_PTYPE, R_LFT, R_SEQ, R_ALG_AUTH, R_ALG_ENC, R_ALG_AEAD, R_ALG_COMP, ALG_NAME_OFF, ALG_NAME_LEN,
   ALG_KEY_OFF, ALG_KEY_BITS, ALG_PARAM, R_ENCAP_TYPE, R_ENCAP_SPORT, R_ENCAP_DPORT, R_ENCAP_OA, R_CTX_DOI,
   R_CTX_ALG, R_CTX_OFF, R_CTX_LEN, R_MARK_V, R_MARK_M, R_IFID, R_EXTRA_FLAGS, R_TMPL_OFF, R_TMPL_COUNT,
-  R_REPLAY_WIN, R_SPI_MIN, R_SPI_MAX, R_REPLAY_SEQ, R_REPLAY_OSEQ, R_REPLAY_BITMAP, R_ATTR_ORDER,
+  R_REPLAY_WIN, R_SPI_MIN, R_SPI_MAX, R_ENCAP_PREV, ENCAP_ENTRY_LINK, ENCAP_ENTRY_SIZE, R_REPLAY_SEQ, R_REPLAY_OSEQ, R_REPLAY_BITMAP, R_ATTR_ORDER,
   R_TFCPAD, R_SET_MARK_V, R_SET_MARK_M, R_OFFLOAD_IFINDEX, R_OFFLOAD_FLAGS, R_COA_OFF, R_REPLAY_SEQ_HI, R_REPLAY_OSEQ_HI,
-  RF_HAS_OFFLOAD, RF_HAS_COA, RF_NO_SRCADDR, AO_COA,
+  RF_HAS_OFFLOAD, RF_HAS_COA, RF_NO_SRCADDR, AO_COA, RF_SPI_RANGE,
   RF_HAS_MARK, RF_HAS_IFID, RF_AUTH_TRUNC, RF_HAS_ENCAP, RF_HAS_CTX, RF_REPLAY_ESN, RF_NO_ACK, RF_HAS_PTYPE,
   OP_SA_ADD, OP_SA_UPDATE, OP_SA_DELETE, OP_SA_GET, OP_SA_DELETEALL, OP_SA_FLUSH, OP_SA_DUMP, OP_SA_ALLOCSPI,
   OP_SP_ADD, OP_SP_UPDATE, OP_SP_DELETE, OP_SP_GET, OP_SP_FLUSH, OP_SP_DUMP, OP_SP_DELETEALL,
@@ -130,6 +130,7 @@ function attrCtx(rec: usize): void {
   endAttr(SCTX_SIZE + slen);
 }
 
+/** XFRMA_ENCAP from the 24 bytes at R_ENCAP_TYPE of `rec` (or of a blob entry laid out the same way). */
 function attrEncap(rec: usize): void {
   const p = beginAttr(XFRMA_ENCAP);
   store<u16>(p + ENC_TYPE, load<u16>(rec + R_ENCAP_TYPE));
@@ -137,6 +138,23 @@ function attrEncap(rec: usize): void {
   store<u16>(p + ENC_DPORT, <u16>bswap16(<u32>load<u16>(rec + R_ENCAP_DPORT)));
   copy16(p + ENC_OA, rec + R_ENCAP_OA);
   endAttr(ENC_SIZE);
+}
+
+// attrEncap reads R_ENCAP_* offsets: a blob entry at address A is read as a record based at A - R_ENCAP_TYPE.
+const ENC_REC_BASE: usize = R_ENCAP_TYPE;
+// The encaps given before the record's own (R_ENCAP_PREV chain), oldest first; at most one per AO_* nibble.
+const EARLIER_ENCAPS = new StaticArray<u32>(8);
+
+/** Fills EARLIER_ENCAPS with the blob offsets of the chain, oldest first; returns how many. */
+function earlierEncaps(rec: usize): i32 {
+  let n = 0;
+  let link = rd32(rec + R_ENCAP_PREV);
+  while (link != 0 && n < 8 && inBlob(link - 1, ENCAP_ENTRY_SIZE)) {
+    unchecked(EARLIER_ENCAPS[n++] = link - 1);
+    link = load<u32>(blob + link - 1 + ENCAP_ENTRY_LINK);
+  }
+  for (let i = 0, j = n - 1; i < j; i++, j--) { const t = unchecked(EARLIER_ENCAPS[i]); unchecked(EARLIER_ENCAPS[i] = EARLIER_ENCAPS[j]); unchecked(EARLIER_ENCAPS[j] = t); }
+  return n;
 }
 
 function attrPolicyType(rec: usize): void {
@@ -204,10 +222,14 @@ function encSaAdd(rec: usize, p: usize, flags: u32): void {
   let order = rd32(rec + R_ATTR_ORDER);
   if (order == 0) order = DEFAULT_ORDER;
   let done: u32 = 0;
+  const earlier = (flags & RF_HAS_ENCAP) != 0 ? earlierEncaps(rec) : 0;
+  let nextEarlier = 0;
   for (let pass = 0; pass < 2; pass++) {
     while (order != 0) {
       const code = order & 15;
       order >>>= 4;
+      // a repeated `encap`: its earlier occurrences come first, each at its own place in the order
+      if (code == AO_ENCAP && pass == 0 && nextEarlier < earlier) { attrEncap(blob - ENC_REC_BASE + unchecked(EARLIER_ENCAPS[nextEarlier++])); continue; }
       if (code == 0 || code > 7 || (done & (1 << code)) != 0) continue;
       done |= 1 << code;
       if (code == AO_AUTH) {
@@ -296,7 +318,7 @@ function encAllocSpi(rec: usize, p: usize, flags: u32): void {
   store<u8>(p + USI_MODE, load<u8>(rec + R_MODE));
   let min = rd32(rec + R_SPI_MIN);
   let max = rd32(rec + R_SPI_MAX);
-  if (min == 0 && max == 0) {
+  if (min == 0 && max == 0 && (flags & RF_SPI_RANGE) == 0) {
     min = SPI_MIN_DEFAULT;
     max = proto == IPPROTO_COMP ? CPI_MAX_DEFAULT : SPI_MAX_DEFAULT;
   }

@@ -11,10 +11,10 @@ import { readRecord } from '../wasm/records.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
 import { formatIpStates, formatIpPolicies, formatIpMonitor, formatIpCount, formatIpDefault, ipDeleteallRecords, ipFilterPasses, linkNames } from '../wasm/ip-format.js';
 import { infoRequest, spdSetRequest, defaultRequest, infoReplyJson, defaultReplyJson } from '../wasm/ip-control.js';
-import { openNetlinkXfrm } from '../native/index.js';
+import { openNetlinkXfrm, type NsidDatagram } from '../native/index.js';
 import * as X from '../../asm/shared/xfrm.js';
-import { recordToJson } from '../engine/json.js';
-import { applyAtomic } from '../engine/atomic.js';
+import { acquireToJson, recordToJson } from '../engine/json.js';
+import { applyAtomic, cloneAs } from '../engine/atomic.js';
 import { wasm } from '../wasm/index.js';
 import { REGION_RECORDS, REC_SIZE, R_KIND, R_AUX, R_AUX2, R_LINE } from '../../asm/shared/layout.js';
 import * as L from '../../asm/shared/layout.js';
@@ -242,6 +242,7 @@ async function execute(res: IpParseResult, o: IpOptions, file: string | null, se
         if (f) {
           err(kernelErrorText(f.error));
           if (file !== null) err(`${where(f.record)}${f.error.message}\n`);
+          await undoAfterFailure(k(), f.record, i + r.sent, new Set(r.failures.map((x) => x.record)));
           return 2; // rtnl_talk failure: exit(2), even under -force
         }
         i = j;
@@ -387,6 +388,33 @@ async function runOne(i: number, k: () => XfrmKernel, o: IpOptions): Promise<num
 }
 
 /**
+ * ip stops at the first kernel error (rtnl_talk failure: exit(2)), but the kernel went on with the later messages
+ * of the same sendmsg. Adds among them that succeeded are deleted again, so the state is ip's; any other kind of
+ * operation (update, delete, flush) cannot be undone without a pre-image (`--atomic` has them) and is reported.
+ */
+async function undoAfterFailure(k: XfrmKernel, failed: number, sentEnd: number, failedSet: ReadonlySet<number>): Promise<void> {
+  const mark = markRecords();
+  try {
+    const undo: number[] = [];
+    let kept = 0;
+    for (let x = failed + 1; x < sentEnd; x++) {
+      if (failedSet.has(x)) continue;
+      const kind = kindOf(x);
+      if (kind === L.OP_SA_ADD || kind === L.OP_SP_ADD) undo.push(cloneAs(x, kind === L.OP_SA_ADD ? L.OP_SA_DELETE : L.OP_SP_DELETE));
+      else kept++;
+    }
+    if (undo.length > 0) {
+      // the clones were appended one after another: one contiguous range
+      const u = await k.apply(undo[0]!, undo[undo.length - 1]! + 1, {});
+      if (u.failures.length > 0) err(`keyfleet ip: ${u.failures.length} of the ${undo.length} add(s) sent after the failing line could not be removed again: check the state\n`);
+    }
+    if (kept > 0) err(`keyfleet ip: ${kept} operation(s) after the failing line were applied by the kernel in the same send (ip stops first): check the state, or use --atomic\n`);
+  } finally {
+    restoreRecords(mark);
+  }
+}
+
+/**
  * `deleteall` as ip/xfrm_state.c and xfrm_policy.c do it: rounds of dump → filter (xfrm_*_keep) → one send of
  * deletes, until a dump finds nothing to delete. -s -s narrates the rounds on stderr as ip does.
  */
@@ -447,7 +475,10 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
   const filt = u32(i * REC_SIZE + R_AUX2);
   const nokeys = (filt & D.IPF_NOKEYS) !== 0;
   const allNsid = (filt & D.IPM_ALL_NSID) !== 0;
-  const prefix = (): string => (o.timestamp ? timestampText(o.timestamp > 1) : '') + (allNsid ? '[nsid current]' : '');
+  // xfrm_accept_msg: -t/-ts first, then the datagram's nsid (rtnl_listen's ctrl.nsid; < 0: this netns)
+  let nsid = -1;
+  const prefix = (): string => (o.timestamp ? timestampText(o.timestamp > 1) : '')
+    + (allNsid ? (nsid < 0 ? '[nsid current]' : `[nsid ${nsid}]`) : '');
   const fmt = { stats: o.stats, oneline: o.oneline, nokeys, family: o.family, ifNames: (x: number) => linksOf(o).get(x) };
   const w = wasm();
   const printEvents = (first: number, end: number): void => {
@@ -458,7 +489,9 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
         const name = EVENT_NAMES[type] ?? `type-${type}`;
         const kind = SA_EVENTS.has(type) ? 'sa' : POLICY_EVENTS.has(type) ? 'policy' : null;
         const ev: Record<string, unknown> = { event: name };
+        if (allNsid) ev.nsid = nsid < 0 ? 'current' : nsid;
         if (kind) ev[kind] = recordToJson(readRecord(r), { showKeys: o.showKeys && !nokeys });
+        else if (type === X.XFRM_MSG_ACQUIRE) ev.acquire = acquireToJson(readRecord(r));
         out(JSON.stringify(ev) + '\n');
       }
       return;
@@ -480,7 +513,7 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
   }
   const mask = u32(i * REC_SIZE + L.R_SPI_MAX);
   const groups = GROUPS.filter((g) => (mask & (1 << (g - 1))) !== 0);
-  const sock = openNetlinkXfrm({ ...(o.netns ? { netns: o.netns } : {}), groups, ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}) });
+  const sock = openNetlinkXfrm({ ...(o.netns ? { netns: o.netns } : {}), groups, listenAllNsid: allNsid, ...(o.rcvbuf !== undefined ? { rcvbuf: o.rcvbuf } : {}) });
   const base = markRecords();
   let resyncing = false;
   let lostAgain = false; // events dropped while re-dumping: the dump may predate them, so dump once more
@@ -488,6 +521,7 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
   const onData = (datagrams: Buffer[]): void => {
     if (resyncing) { pending.push(...datagrams); return; }
     for (const d of datagrams) {
+      if (allNsid) nsid = (d as NsidDatagram).nsid;
       const r = decodeReply([d], true);
       printEvents(r.first, r.end);
       restoreRecords(base);

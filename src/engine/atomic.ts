@@ -58,7 +58,7 @@ function keyOf(i: number): string {
 }
 
 /** Appends a copy of record `src` with kind `kind`; returns its index. */
-function cloneAs(src: number, kind: number, index = 0): number {
+export function cloneAs(src: number, kind: number, index = 0): number {
   const w = wasm();
   const off = w.fns<{ appendRegion(r: number, n: number): number }>().appendRegion(REGION_RECORDS, REC_SIZE) >>> 0;
   const dst = off / REC_SIZE;

@@ -18,14 +18,34 @@ function inf(v: bigint): string | null {
   return v === 0xffffffffffffffffn ? null : v.toString();
 }
 
+function selectorToJson(s: XfrmRecord['sel']): Record<string, unknown> {
+  return { src: `${s.saddr}/${s.prefixlenS}`, dst: `${s.daddr}/${s.prefixlenD}`, proto: s.proto, sport: s.sport, dport: s.dport, ifindex: s.ifindex };
+}
+
+function templateToJson(t: XfrmRecord['templates'][number]): Record<string, unknown> {
+  return {
+    proto: PROTOS[t.proto] ?? t.proto, mode: MODES[t.mode] ?? t.mode, src: t.saddr, dst: t.daddr, spi: t.spi,
+    reqid: t.reqid, level: t.optional ? 'use' : 'required',
+  };
+}
+
+/**
+ * An XFRM_MSG_ACQUIRE record (struct xfrm_user_acquire, linux/xfrm.h): the SA the kernel asks for (proto, src,
+ * dst, spi), the packet's selector, acquire seq and the triggering policy's dir/priority/index/templates (the
+ * policy itself can be read with `policy get index N dir D`).
+ */
+export function acquireToJson(r: XfrmRecord): Record<string, unknown> {
+  return {
+    proto: PROTOS[r.proto] ?? r.proto, src: r.saddr, dst: r.daddr, spi: r.spi, seq: r.seq, selector: selectorToJson(r.sel),
+    policy: { dir: DIRS[r.dir] ?? r.dir, priority: r.priority, index: r.index, templates: r.templates.map(templateToJson) },
+  };
+}
+
 /** A JSON-ready object for one SA or policy record (schema version 1). */
 export function recordToJson(r: XfrmRecord, o: JsonOptions): Record<string, unknown> {
   const isPolicy = r.kind >= 16;
   const alg = (a: XfrmRecord['auth']) => (a ? { name: a.name, keyBits: a.bits, key: key(a.key, o.showKeys), ...(a.param ? { param: a.param } : {}) } : undefined);
-  const sel = {
-    src: `${r.sel.saddr}/${r.sel.prefixlenS}`, dst: `${r.sel.daddr}/${r.sel.prefixlenD}`, proto: r.sel.proto,
-    sport: r.sel.sport, dport: r.sel.dport, ifindex: r.sel.ifindex,
-  };
+  const sel = selectorToJson(r.sel);
   const lft = {
     softBytes: inf(r.lft.softByte), hardBytes: inf(r.lft.hardByte), softPackets: inf(r.lft.softPacket),
     hardPackets: inf(r.lft.hardPacket), softAddSeconds: inf(r.lft.softAdd), hardAddSeconds: inf(r.lft.hardAdd),
@@ -35,10 +55,7 @@ export function recordToJson(r: XfrmRecord, o: JsonOptions): Record<string, unkn
     return {
       selector: sel, dir: DIRS[r.dir] ?? r.dir, action: r.action === 1 ? 'block' : 'allow', priority: r.priority,
       index: r.index, ...(r.mark ? { mark: r.mark } : {}), ...(r.ifId ? { ifId: r.ifId } : {}), lifetime: lft,
-      templates: r.templates.map((t) => ({
-        proto: PROTOS[t.proto] ?? t.proto, mode: MODES[t.mode] ?? t.mode, src: t.saddr, dst: t.daddr, spi: t.spi,
-        reqid: t.reqid, level: t.optional ? 'use' : 'required',
-      })),
+      templates: r.templates.map(templateToJson),
     };
   }
   return {

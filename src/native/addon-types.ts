@@ -28,6 +28,8 @@ export interface RawNativeSocket {
   sendEach(bufs: readonly Uint8Array[]): number;
   addMembership(group: number): void;
   dropMembership(group: number): void;
+  /** NETLINK_LISTEN_ALL_NSID; afterwards every received Buffer carries `nsid` (-1: own netns). */
+  listenAllNsid(): void;
   /** Negative leaves that size unchanged. */
   setBuffers(sndbuf: number, rcvbuf: number): void;
   getBuffers(): { sndbuf: number; rcvbuf: number };

@@ -38,7 +38,14 @@ export interface OpenOptions {
 export interface NetlinkOpenOptions extends OpenOptions {
   /** Multicast groups to join right away (XFRMNLGRP_*). */
   groups?: readonly number[];
+  /** NETLINK_LISTEN_ALL_NSID (`ip monitor all-nsid`): also receive the multicasts of every namespace this one
+   *  has an nsid for (`ip netns set NAME ID`); each received Buffer is then a {@link NsidDatagram}. */
+  listenAllNsid?: boolean;
 }
+
+/** A datagram read by a socket opened with `listenAllNsid`: the sender's nsid as seen from the socket's
+ *  namespace, from the SOL_NETLINK/NETLINK_LISTEN_ALL_NSID cmsg; -1 when there was none (its own namespace). */
+export type NsidDatagram = Buffer & { readonly nsid: number };
 
 /** An open raw socket. Every method throws a NativeError (EBADF once closed) or a TypeError/RangeError. */
 export interface RawSocket {
@@ -221,10 +228,12 @@ function open(kind: RawSocket['kind'], family: number, protocol: number, opts: N
   const groups = opts.groups ?? [];
   if (!Array.isArray(groups)) throw new TypeError('groups must be an array of group numbers');
   groups.forEach((g) => checkInt(g, 'group', 1, INT32_MAX));
+  if (opts.listenAllNsid !== undefined && typeof opts.listenAllNsid !== 'boolean') throw new TypeError('listenAllNsid must be a boolean');
   const raw = loadNative().open(family, protocol, netns);
   const sock = new NativeSocket(kind, raw);
   try {
     if (sndbuf >= 0 || rcvbuf >= 0) raw.setBuffers(sndbuf, rcvbuf);
+    if (opts.listenAllNsid) raw.listenAllNsid();
     for (const g of groups) raw.addMembership(g);
   } catch (e) {
     raw.close();

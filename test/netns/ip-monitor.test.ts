@@ -9,7 +9,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { openNetlinkXfrm, XFRMNLGRP_POLICY, XFRMNLGRP_SA } from '../../src/native/index.js';
+import { openNetlinkXfrm, XFRMNLGRP_POLICY, XFRMNLGRP_SA, type NsidDatagram } from '../../src/native/index.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const bin = path.join(root, 'bin/keyfleet');
@@ -87,6 +87,114 @@ test(`${VARIANTS.length} monitor variants print byte-identical event text under 
       if (!VARIANTS[i]!.includes('acquire')) assert.ok(theirs.length > 0, `ip ${VARIANTS[i]!.join(' ')} printed nothing`);
       assert.fixture(text(b.out), theirs, `keyfleet ip ${VARIANTS[i]!.join(' ')}`);
     });
+  });
+});
+
+test('all-nsid: events of the namespaces this one has an nsid for carry [nsid N], its own [nsid current], under ip and keyfleet ip alike', async () => {
+  // M monitors; M knows A as 7 and B as 12 (ip -n M netns set A 7), and itself as 3 (its own events still print
+  // `current`: the kernel tags only other namespaces' multicasts); C has no nsid in M, so M hears nothing of it.
+  const names = ['m', 'a', 'b', 'c'].map((x) => `kf-${process.pid}-ipn${++nsCount}${x}`);
+  const [m, a, b, c] = names as [string, string, string, string];
+  for (const n of names) sh(['ip', 'netns', 'add', n]);
+  try {
+    for (const [n, id] of [[a, '7'], [b, '12'], [m, '3']] as const) {
+      const r = sh(['ip', '-n', m, 'netns', 'set', n, id]);
+      assert.is(r.code, 0, r.err);
+    }
+    const variants = [['xfrm', 'monitor', 'all-nsid'], ['-ts', 'xfrm', 'monitor', 'all-nsid', 'policy'],
+      ['xfrm', 'monitor', 'nokeys', 'all-nsid', 'SA'], ['-o', 'xfrm', 'monitor', 'all-nsid', 'all']];
+    const split = (v: string[]): [string[], string[]] => [v.filter((x) => x.startsWith('-')), v.filter((x) => !x.startsWith('-'))];
+    const ws = variants.map((v) => { const [g, rest] = split(v); return [watch(['ip', ...g, '-n', m, ...rest]), watch([bin, 'ip', ...g, '-n', m, ...rest])] as const; });
+    const js = watch([bin, 'ip', '-j', '-n', m, 'xfrm', 'monitor', 'all-nsid', 'policy']);
+    // a raw socket of the addon sees the same tags
+    const sock = openNetlinkXfrm({ netns: m, groups: [XFRMNLGRP_POLICY], listenAllNsid: true });
+    const raw: number[] = [];
+    sock.start((d) => { for (const x of d) raw.push((x as NsidDatagram).nsid); }, () => undefined);
+    await sleep(2500);
+    const steps: [string, string][] = [
+      [a, 'xfrm policy add src 10.7.0.1 dst 10.7.0.2 dir out'],
+      [b, 'xfrm policy add src 10.12.0.1 dst 10.12.0.2 dir in priority 5'],
+      [m, 'xfrm policy add src 10.3.0.1 dst 10.3.0.2 dir fwd'],
+      [c, 'xfrm policy add src 10.99.0.1 dst 10.99.0.2 dir out'],
+      [a, 'xfrm state allocspi src 10.7.0.1 dst 10.7.0.2 proto esp reqid 4 mode tunnel'],
+      [b, 'xfrm policy delete src 10.12.0.1 dst 10.12.0.2 dir in'],
+      [c, 'xfrm policy flush'],
+      [a, 'xfrm state flush'],
+      [m, 'xfrm policy flush'],
+      [a, 'xfrm policy flush'],
+    ];
+    for (const [n, op] of steps) {
+      const r = sh(['ip', '-n', n, ...op.split(' ')]);
+      assert.is(r.code, 0, `${n}: ${op}: ${r.err}`);
+    }
+    await sleep(1000);
+    sock.close();
+    for (const [x, y] of ws) { x.child.kill(); y.child.kill(); }
+    js.child.kill();
+    await Promise.all([...ws.flatMap(([x, y]) => [x.done, y.done]), js.done]);
+    ws.forEach(([x, y], i) => {
+      const theirs = text(x.out);
+      assert.ok(theirs.length > 0, `ip ${variants[i]!.join(' ')} printed nothing`);
+      assert.fixture(text(y.out), theirs, `keyfleet ip ${variants[i]!.join(' ')}`);
+    });
+    const all = text(ws[0]![0].out);
+    for (const tag of ['[nsid 7]src 10.7.0.1/32', '[nsid 12]src 10.12.0.1/32', '[nsid current]src 10.3.0.1/32', '[nsid 7]Flushed state', '[nsid 7]Flushed policy', '[nsid current]Flushed policy']) {
+      assert.ok(all.includes(tag), `ip printed ${tag}`);
+    }
+    assert.not.ok(all.includes('10.99.0.1'), 'the namespace without an nsid stays unheard');
+    const evs = Buffer.concat(js.out).toString().trim().split('\n').map((l) => JSON.parse(l) as { event: string; nsid: unknown; policy?: { selector: { src: string } } });
+    assert.equal(evs.map((e) => [e.event, e.nsid, e.policy?.selector.src ?? null]), [
+      ['newpolicy', 7, '10.7.0.1/32'], ['newpolicy', 12, '10.12.0.1/32'], ['newpolicy', 'current', '10.3.0.1/32'],
+      ['delpolicy', 12, '10.12.0.1/32'], ['flushpolicy', 'current', null], ['flushpolicy', 7, null],
+    ]);
+    assert.equal(raw, [7, 12, -1, 12, -1, 7]);
+  } finally {
+    for (const n of names) spawnSync('ip', ['netns', 'del', n]);
+  }
+});
+
+test('acquire: a packet that matches an out policy with a required template and no SA makes the kernel send XFRM_MSG_ACQUIRE; ip and keyfleet ip print it alike', async () => {
+  await withNetns(async (ns) => {
+    // a veth pair gives the packets a route (loopback skips IPsec; this kernel has no dummy module)
+    const setup = [
+      'link set lo up', 'link add v0 type veth peer name v1', 'link set v0 up', 'link set v1 up',
+      'addr add 10.77.0.1/24 dev v0', 'addr add 2001:db8:77::1/64 dev v0 nodad',
+      'xfrm policy add src 10.77.0.1/32 dst 10.77.0.2/32 dir out priority 7 tmpl src 10.77.0.1 dst 10.77.0.2 proto esp mode tunnel reqid 5 level required',
+      'xfrm policy add src 10.77.0.1 dst 10.77.0.3 proto udp dir out tmpl proto ah mode transport reqid 9 level required',
+      'xfrm policy add src 2001:db8:77::1 dst 2001:db8:77::2 dir out tmpl src 2001:db8:77::1 dst 2001:db8:77::2 proto esp mode tunnel level required',
+    ];
+    for (const c of setup) { const r = sh(['ip', '-n', ns, ...c.split(' ')]); assert.is(r.code, 0, `${c}: ${r.err}`); }
+    const variants = [['xfrm', 'monitor'], ['xfrm', 'monitor', 'acquire'], ['-s', 'xfrm', 'monitor', 'acquire'],
+      ['-o', 'xfrm', 'monitor', 'acquire'], ['-t', 'xfrm', 'monitor', 'acquire', 'policy']];
+    const ws = variants.map((v) => {
+      const g = v.filter((x) => x.startsWith('-')); const rest = v.filter((x) => !x.startsWith('-'));
+      return [watch(['ip', ...g, '-n', ns, ...rest]), watch([bin, 'ip', ...g, '-n', ns, ...rest])] as const;
+    });
+    const js = watch([bin, 'ip', '-j', '-n', ns, 'xfrm', 'monitor', 'acquire']);
+    await sleep(2500);
+    // the send itself succeeds (the kernel queues or drops the packet while it waits for an SA)
+    for (const dst of ['10.77.0.2', '10.77.0.3', '2001:db8:77::2', '10.77.0.9']) {
+      spawnSync('ip', ['netns', 'exec', ns, 'bash', '-c', `echo x > /dev/udp/${dst}/4500`], { stdio: 'ignore' });
+    }
+    await sleep(1000);
+    for (const [a, b] of ws) { a.child.kill(); b.child.kill(); }
+    js.child.kill();
+    await Promise.all([...ws.flatMap(([a, b]) => [a.done, b.done]), js.done]);
+    ws.forEach(([a, b], i) => {
+      const theirs = text(a.out);
+      assert.is((theirs.match(/^acquire proto /gm) ?? []).length, 3, `ip ${variants[i]!.join(' ')}: three acquires\n${theirs}`);
+      assert.fixture(text(b.out), theirs, `keyfleet ip ${variants[i]!.join(' ')}`);
+    });
+    type Acq = { event: string; acquire: { proto: string; src: string; dst: string; spi: number; seq: number; selector: { src: string; dst: string; proto: number; dport: number }; policy: { dir: string; priority: number; templates: { proto: string; reqid: number; mode: string }[] } } };
+    const evs = Buffer.concat(js.out).toString().trim().split('\n').map((l) => JSON.parse(l) as Acq);
+    assert.equal(evs.map((e) => [e.event, e.acquire.proto, e.acquire.src, e.acquire.dst, e.acquire.selector.src, e.acquire.selector.dst,
+      e.acquire.selector.proto, e.acquire.selector.dport, e.acquire.policy.dir, e.acquire.policy.priority,
+      e.acquire.policy.templates.map((t) => `${t.proto}/${t.mode}/${t.reqid}`).join()]), [
+      ['acquire', 'esp', '10.77.0.1', '10.77.0.2', '10.77.0.1/32', '10.77.0.2/32', 17, 4500, 'out', 7, 'esp/tunnel/5'],
+      ['acquire', 'ah', '10.77.0.1', '10.77.0.3', '10.77.0.1/32', '10.77.0.3/32', 17, 4500, 'out', 0, 'ah/transport/9'],
+      ['acquire', 'esp', '2001:db8:77::1', '2001:db8:77::2', '2001:db8:77::1/128', '2001:db8:77::2/128', 17, 4500, 'out', 0, 'esp/tunnel/0'],
+    ]);
+    assert.ok(evs.every((e) => e.acquire.seq > 0 && e.acquire.spi === 0), 'acquire seq set, no SPI yet');
   });
 });
 
