@@ -21,7 +21,7 @@ import { parseSetkey } from '../wasm/setkey-parse.js';
 import { planAgainstKernel, applyPlan, DesiredStateError, type SyncPlan, type SyncScope } from '../engine/sync.js';
 import * as L from '../../asm/shared/layout.js';
 import { callerOf, requireRole, RpcError, type AuthPolicy, type Caller, type ServerSurfaceCall } from './auth.js';
-import { applyBatch, applyRecords, parseIpText, resultOf } from './apply.js';
+import { applyBatch, applyRecords, parseIpText, resultOf, type BatchOutcome } from './apply.js';
 import { entryOf, isPolicyRecord } from './entries.js';
 import { writeOperations, allocSpiRecord, saIdRecord, policyIdRecord, protoNumber, dirFilter, scopeOf } from './operations.js';
 import { WindowSplitter, type TextSyntax } from './window.js';
@@ -206,15 +206,8 @@ export function makeService(ctx: ServiceContext): ServedAgentService & { counter
 
   const sourceOf = (s: string, dflt: string): string => s.replace(/[^\w.\-/:@]/g, '_').slice(0, 200) || dflt;
 
-  /** One batch (or window) of any form; runs in the serial section. */
-  const runForm = (form: Form, opts: Required<ApplyOptions>, name: string, offsets: { line: number; index: number }): Promise<ApplyResponse> => serial.run(async () => {
-    const kernel = ctx.kernel();
-    if (form.kind === 'setkey') {
-      return applyBatch(kernel, form.text, {
-        atomic: opts.atomic, dryRun: opts.dryRun, continueOnError: opts.continueOnError, kameMode: opts.kameMode, sourceName: name,
-        maxOperations: ctx.limits.maxOperations, maxOkResults: MAX_RESULTS, lineOffset: offsets.line, indexOffset: offsets.index,
-      });
-    }
+  /** ip -batch text or structured operations: records in the shared region, then applyRecords. */
+  const applyRange = async (kernel: XfrmKernel, form: Exclude<Form, { kind: 'setkey' }>, opts: Required<ApplyOptions>, offsets: { line: number; index: number }): Promise<ApplyResponse> => {
     const n = form.kind === 'ops' ? form.ops.length : 0;
     if (n > ctx.limits.maxOperations) throw new RpcError(status.RESOURCE_EXHAUSTED, `operations: ${n} exceed this agent's limit of ${ctx.limits.maxOperations} per batch; use ApplyStream`);
     const mark = markRecords();
@@ -231,7 +224,20 @@ export function makeService(ctx: ServiceContext): ServedAgentService & { counter
     } finally {
       restoreRecords(mark);
     }
+  };
+  /** One batch (or window) of any form, in the serial section; `exited`: setkey text that reached an `exit` statement. */
+  const runBatch = (form: Form, opts: Required<ApplyOptions>, name: string, offsets: { line: number; index: number }): Promise<BatchOutcome> => serial.run(async () => {
+    const kernel = ctx.kernel();
+    if (form.kind === 'setkey') {
+      return applyBatch(kernel, form.text, {
+        atomic: opts.atomic, dryRun: opts.dryRun, continueOnError: opts.continueOnError, kameMode: opts.kameMode, sourceName: name,
+        maxOperations: ctx.limits.maxOperations, maxOkResults: MAX_RESULTS, lineOffset: offsets.line, indexOffset: offsets.index,
+      });
+    }
+    return { response: await applyRange(kernel, form, opts, offsets), exited: false };
   });
+  const runForm = async (form: Form, opts: Required<ApplyOptions>, name: string, offsets: { line: number; index: number }): Promise<ApplyResponse> =>
+    (await runBatch(form, opts, name, offsets)).response;
 
   /** Desired state → records in the serial section, planned against a dump; `then` runs with the records in place. */
   const withPlan = <T>(d: DesiredState | undefined, then: (plan: SyncPlan, kernel: XfrmKernel, diags: Diagnostic[]) => Promise<T>, onParseErrors: (diags: Diagnostic[]) => T): Promise<T> => {
@@ -322,10 +328,11 @@ export function makeService(ctx: ServiceContext): ServedAgentService & { counter
       const applyWindow = async (form: Form, lineOffset: number): Promise<void> => {
         if (stopped) return;
         windows++;
-        const r = await runForm(form, opts!, source, { line: lineOffset, index: acc.operations });
+        const { response: r, exited } = await runBatch(form, opts!, source, { line: lineOffset, index: acc.operations });
         merge(acc, r);
-        // A failure stops the stream's batch (unless continue_on_error); a parse error always does.
-        if (r.diagnostics.some((d) => d.severity === 'error') || (!r.ok && !opts!.continueOnError)) stopped = true;
+        // A failure stops the stream's batch (unless continue_on_error); a parse error always does; so does
+        // `exit`, where setkey stops reading its input: later windows are read from the client but not applied.
+        if (exited || r.diagnostics.some((d) => d.severity === 'error') || (!r.ok && !opts!.continueOnError)) stopped = true;
       };
       const job = async (): Promise<ApplyStreamResponse> => {
         for await (const m of call as AsyncIterable<ApplyStreamRequest>) {
