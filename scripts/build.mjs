@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { bufBinary } from './buf.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
@@ -43,9 +44,9 @@ if (want('asm')) {
   run('wasm (asc)', process.execPath, [asc, 'asm/src/index.ts', '--config', 'asm/asconfig.json', '--target', 'release']);
 }
 if (want('proto')) {
-  // proto/ → src/gen/ with ts-proto as a protoc plugin (Debian's protobuf-compiler; the npm registry here
-  // lacks @bufbuild/buf's platform packages, so `npm ci` cannot install buf). The plugin options are read
-  // from proto/buf.gen.yaml, so `buf generate` (where buf exists) makes the same files.
+  // proto/ → src/gen/ with ts-proto as a protoc plugin (Debian's protobuf-compiler) when protoc is installed,
+  // else with `buf generate` (the @bufbuild/buf devDependency, scripts/buf.mjs): both read the plugin options
+  // of proto/buf.gen.yaml and make the same files (only the generator-version comment differs).
   const gen = readFileSync(path.join(root, 'proto/buf.gen.yaml'), 'utf8');
   const opts = [...gen.matchAll(/^\s+-\s+(\w+=\S+)\s*$/gm)].map((m) => m[1]).join(',');
   const protos = readdirSync(path.join(root, 'proto/keyfleet/v1')).filter((f) => f.endsWith('.proto')).map((f) => `proto/keyfleet/v1/${f}`);
@@ -63,8 +64,11 @@ if (want('proto')) {
     writeFileSync(stamp, want + '\n');
   } else if (have === want) {
     console.error('build: proto: protoc not installed; src/gen is up to date with proto/ (committed), kept as is');
+  } else if (bufBinary()) {
+    run('proto (buf generate + ts-proto)', bufBinary(), ['generate', 'proto', '--template', 'proto/buf.gen.yaml']);
+    writeFileSync(stamp, want + '\n');
   } else {
-    console.error('build: proto: src/gen is out of date with proto/ and protoc is missing: `apt-get install protobuf-compiler`, then `npm run build`');
+    console.error('build: proto: src/gen is out of date with proto/ and neither protoc nor buf is there: `npm ci` (installs buf) or `apt-get install protobuf-compiler`, then `npm run build`');
     process.exit(1);
   }
 }

@@ -59,10 +59,16 @@ export interface BatchOptions {
 function u8(i: number, off: number): number { return wasm().dv.getUint8(wasm().regionPtr(L.REGION_RECORDS) + i * L.REC_SIZE + off); }
 function u32(i: number, off: number): number { return wasm().dv.getUint32(wasm().regionPtr(L.REGION_RECORDS) + i * L.REC_SIZE + off, true); }
 
+/** An Apply's response, and whether the text reached an `exit` statement (setkey reads no further). */
+export interface BatchOutcome {
+  response: ApplyResponse;
+  exited: boolean;
+}
+
 /** Runs one batch. Throws RpcError INVALID_ARGUMENT / RESOURCE_EXHAUSTED for requests it will not run. */
-export async function applyBatch(kernel: XfrmKernel, text: Uint8Array, o: BatchOptions): Promise<ApplyResponse> {
-  // Pre-check: operation count and read statements, before anything reaches the kernel.
-  const pre = parseSetkey(text, { file: o.sourceName, rfc: !o.kameMode });
+export async function applyBatch(kernel: XfrmKernel, text: Uint8Array, o: BatchOptions): Promise<BatchOutcome> {
+  // Parsed once: checked here (operation count, read statements) before anything reaches the kernel, then run.
+  const pre = parseSetkey(text, { file: o.sourceName, rfc: !o.kameMode, stdin: false });
   if (pre.records > o.maxOperations) {
     throw new RpcError(status.RESOURCE_EXHAUSTED, `setkey_text: ${pre.records} operations exceed this agent's limit of ${o.maxOperations} per batch; use ApplyStream or split the batch`);
   }
@@ -77,7 +83,7 @@ export async function applyBatch(kernel: XfrmKernel, text: Uint8Array, o: BatchO
   const sink = (a: string[]) => ({ write: (c: string | Uint8Array) => { a.push(typeof c === 'string' ? c : Buffer.from(c).toString()); } });
   const res = await runSetkey({
     file: o.sourceName, text, rfc: !o.kameMode, stdin: false, noAction: false, strict: !o.continueOnError, atomic: o.atomic,
-    dryRun: o.dryRun, all: false, ports: false, pid: process.pid, out: sink(out), err: sink(err), kernel: () => rk,
+    dryRun: o.dryRun, all: false, ports: false, pid: process.pid, out: sink(out), err: sink(err), kernel: () => rk, parsed: pre,
   });
   const n = res.parse.records;
   const failed = new Map<number, KernelError>();
@@ -96,9 +102,11 @@ export async function applyBatch(kernel: XfrmKernel, text: Uint8Array, o: BatchO
   const results: OperationResult[] = [];
   let applied = 0;
   let undone = 0;
+  let exited = false;
   for (let i = 0; i < n; i++) {
     const kind = u8(i, L.R_KIND);
-    if (kind === L.OP_EXIT) continue;
+    // The parser stops at `exit`, so it is the last record when present.
+    if (kind === L.OP_EXIT) { exited = true; continue; }
     const e = failed.get(i);
     let st: OperationStatus;
     if (e) st = OperationStatus.OPERATION_STATUS_FAILED;
@@ -113,11 +121,12 @@ export async function applyBatch(kernel: XfrmKernel, text: Uint8Array, o: BatchO
   }
   const diagnostics: Diagnostic[] = res.parse.diagnostics.map((d) => ({ severity: d.severity, line: d.line + (o.lineOffset ?? 0), column: d.column, message: d.message }));
   const parseFailed = res.parse.fatal || res.parse.firstErrorStatement >= 0;
-  return {
+  const response = {
     ok: !parseFailed && failed.size === 0 && res.exitCode === 0,
     applied: o.dryRun ? 0 : applied, failed: failed.size, results, diagnostics,
     output: out.join('') + err.join(''), rolledBack: undone, operations: n,
   };
+  return { response, exited };
 }
 
 export function resultOf(index: number, line: number, kind: number, st: OperationStatus, e?: KernelError): OperationResult {

@@ -87,6 +87,8 @@ export interface HubEvent {
   /** GAP: events lost (0 = unknown). */
   lost: bigint;
   timeMs: number;
+  /** Encoded WatchEvent without / with key bytes, made on first use (src/agent/watch-wire.ts). */
+  wire?: [Uint8Array | null, Uint8Array | null];
 }
 
 export interface Subscriber {
@@ -196,7 +198,8 @@ export class EventHub {
 
   /** Gives the event the next sequence number, keeps it in the window and queues it for every subscriber. */
   publish(e: Omit<HubEvent, 'sequence' | 'timeMs'>): HubEvent {
-    const ev: HubEvent = { ...e, sequence: ++this.#seq, timeMs: Date.now() };
+    // Built field by field (not spread): one object shape for every event keeps the hot path monomorphic.
+    const ev: HubEvent = { sequence: ++this.#seq, type: e.type, messageType: e.messageType, entry: e.entry, lost: e.lost, timeMs: Date.now(), wire: undefined };
     this.events++;
     if (ev.type === EventType.EVENT_TYPE_GAP) this.gaps++;
     this.#window.push(ev);

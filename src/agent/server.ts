@@ -10,8 +10,8 @@ import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { HealthImplementation } from 'grpc-health-check';
 import { ReflectionService } from '@grpc/reflection';
-import { AgentServiceService } from '../gen/keyfleet/v1/agent.pb.js';
 import { XfrmKernel } from '../kernel/xfrm.js';
+import { AGENT_SERVICE_DEFINITION } from './watch-wire.js';
 import { makeService, DEFAULT_LIMITS, type AgentLimits } from './service.js';
 import { EventHub, type EventHubOptions } from './events.js';
 import { fileAuditLog, nullAuditLog, type AuditLog } from './audit.js';
@@ -78,7 +78,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   const audit = typeof o.auditLog === 'string' ? fileAuditLog(o.auditLog) : o.auditLog ?? nullAuditLog;
   const maxMsg = o.maxMessageBytes ?? 64 << 20;
   const server = new Server({ 'grpc.max_receive_message_length': maxMsg, 'grpc.max_send_message_length': maxMsg });
-  server.addService(AgentServiceService, makeService({
+  server.addService(AGENT_SERVICE_DEFINITION, makeService({
     netns: o.netns ?? '', auth: { insecure: !o.tls, roles: o.roles }, kernel: getKernel, hub, audit,
     limits: { ...DEFAULT_LIMITS, ...(o.limits ?? {}) }, metrics,
   }));

@@ -3,13 +3,13 @@
 // streamed batch, window size of streamed batches, concurrent streams per identity), the audit entry of every
 // mutation, and the one-at-a-time queue for kernel work (the wasm record region is shared). Kernel semantics
 // live in src/engine (setkey statements, atomic application, plan/sync).
-import { Metadata, status, type ServerUnaryCall, type sendUnaryData, type ServerReadableStream, type ServerWritableStream } from '@grpc/grpc-js';
+import { Metadata, status, type handleServerStreamingCall, type UntypedServiceImplementation, type ServerUnaryCall, type sendUnaryData, type ServerReadableStream, type ServerWritableStream } from '@grpc/grpc-js';
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import {
   EntryKind, EventType, ChangeAction, OperationStatus, IpsecProtocol, type AgentServiceServer, type ApplyRequest, type ApplyResponse,
   type ApplyStreamRequest, type ApplyStreamResponse, type ListRequest, type ListResponse, type FlushRequest, type FlushResponse,
-  type WatchRequest, type WatchResponse, type WatchEvent, type StatsRequest, type StatsResponse, type ApplyOptions, type Operation, type PlanRequest,
+  type WatchRequest, type StatsRequest, type StatsResponse, type ApplyOptions, type Operation, type PlanRequest,
   type PlanResponse, type SyncRequest, type SyncResponse, type DesiredState, type GetRequest, type GetResponse,
   type AllocSpiRequest, type AllocSpiResponse, type KernelCounter, type SaCounters, type Diagnostic, type Change,
 } from '../gen/keyfleet/v1/agent.pb.js';
@@ -21,11 +21,12 @@ import { parseSetkey } from '../wasm/setkey-parse.js';
 import { planAgainstKernel, applyPlan, DesiredStateError, type SyncPlan, type SyncScope } from '../engine/sync.js';
 import * as L from '../../asm/shared/layout.js';
 import { callerOf, requireRole, RpcError, type AuthPolicy, type Caller, type ServerSurfaceCall } from './auth.js';
-import { applyBatch, applyRecords, parseIpText, resultOf } from './apply.js';
+import { applyBatch, applyRecords, parseIpText, resultOf, type BatchOutcome } from './apply.js';
 import { entryOf, isPolicyRecord } from './entries.js';
 import { writeOperations, allocSpiRecord, saIdRecord, policyIdRecord, protoNumber, dirFilter, scopeOf } from './operations.js';
 import { WindowSplitter, type TextSyntax } from './window.js';
-import { entryOfEvent, type EventHub, type HubEvent, type Subscription, type EventEntry } from './events.js';
+import type { EventHub, Subscription, EventEntry } from './events.js';
+import { encodedEvent, frameWatchResponse } from './watch-wire.js';
 import type { AuditLog } from './audit.js';
 import type { AgentMetrics } from './metrics.js';
 
@@ -134,7 +135,12 @@ async function xfrmStat(netns: string): Promise<KernelCounter[]> {
 
 const PROTO_NAMES: Record<number, string> = { 50: 'esp', 51: 'ah', 108: 'comp' };
 
-export function makeService(ctx: ServiceContext): AgentServiceServer & { counters: Counters } {
+/** AgentServiceServer as served with watch-wire's definition: Watch writes pre-encoded WatchResponse bytes. */
+export type ServedAgentService = {
+  [K in keyof AgentServiceServer as string extends K ? never : K]: K extends 'watch' ? handleServerStreamingCall<WatchRequest, Buffer> : AgentServiceServer[K];
+} & UntypedServiceImplementation;
+
+export function makeService(ctx: ServiceContext): ServedAgentService & { counters: Counters } {
   const streams = new Map<string, number>();
   const counters: Counters = { applies: 0n, operationsApplied: 0n, operationsFailed: 0n, plans: 0n, syncs: 0n, peakWindowBytes: 0 };
 
@@ -200,15 +206,8 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
 
   const sourceOf = (s: string, dflt: string): string => s.replace(/[^\w.\-/:@]/g, '_').slice(0, 200) || dflt;
 
-  /** One batch (or window) of any form; runs in the serial section. */
-  const runForm = (form: Form, opts: Required<ApplyOptions>, name: string, offsets: { line: number; index: number }): Promise<ApplyResponse> => serial.run(async () => {
-    const kernel = ctx.kernel();
-    if (form.kind === 'setkey') {
-      return applyBatch(kernel, form.text, {
-        atomic: opts.atomic, dryRun: opts.dryRun, continueOnError: opts.continueOnError, kameMode: opts.kameMode, sourceName: name,
-        maxOperations: ctx.limits.maxOperations, maxOkResults: MAX_RESULTS, lineOffset: offsets.line, indexOffset: offsets.index,
-      });
-    }
+  /** ip -batch text or structured operations: records in the shared region, then applyRecords. */
+  const applyRange = async (kernel: XfrmKernel, form: Exclude<Form, { kind: 'setkey' }>, opts: Required<ApplyOptions>, offsets: { line: number; index: number }): Promise<ApplyResponse> => {
     const n = form.kind === 'ops' ? form.ops.length : 0;
     if (n > ctx.limits.maxOperations) throw new RpcError(status.RESOURCE_EXHAUSTED, `operations: ${n} exceed this agent's limit of ${ctx.limits.maxOperations} per batch; use ApplyStream`);
     const mark = markRecords();
@@ -225,7 +224,20 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
     } finally {
       restoreRecords(mark);
     }
+  };
+  /** One batch (or window) of any form, in the serial section; `exited`: setkey text that reached an `exit` statement. */
+  const runBatch = (form: Form, opts: Required<ApplyOptions>, name: string, offsets: { line: number; index: number }): Promise<BatchOutcome> => serial.run(async () => {
+    const kernel = ctx.kernel();
+    if (form.kind === 'setkey') {
+      return applyBatch(kernel, form.text, {
+        atomic: opts.atomic, dryRun: opts.dryRun, continueOnError: opts.continueOnError, kameMode: opts.kameMode, sourceName: name,
+        maxOperations: ctx.limits.maxOperations, maxOkResults: MAX_RESULTS, lineOffset: offsets.line, indexOffset: offsets.index,
+      });
+    }
+    return { response: await applyRange(kernel, form, opts, offsets), exited: false };
   });
+  const runForm = async (form: Form, opts: Required<ApplyOptions>, name: string, offsets: { line: number; index: number }): Promise<ApplyResponse> =>
+    (await runBatch(form, opts, name, offsets)).response;
 
   /** Desired state → records in the serial section, planned against a dump; `then` runs with the records in place. */
   const withPlan = <T>(d: DesiredState | undefined, then: (plan: SyncPlan, kernel: XfrmKernel, diags: Diagnostic[]) => Promise<T>, onParseErrors: (diags: Diagnostic[]) => T): Promise<T> => {
@@ -277,7 +289,7 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
 
   const emptyPlan = (diagnostics: Diagnostic[]): PlanResponse => ({ changes: [], adds: 0, updates: 0, deletes: 0, unchanged: 0, diagnostics });
 
-  const service: AgentServiceServer = {
+  const service: ServedAgentService = {
     apply: unary<ApplyRequest, ApplyResponse>('Apply', async (call, caller) => {
       requireRole(caller, 'write', 'Apply');
       const req = call.request;
@@ -316,10 +328,11 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
       const applyWindow = async (form: Form, lineOffset: number): Promise<void> => {
         if (stopped) return;
         windows++;
-        const r = await runForm(form, opts!, source, { line: lineOffset, index: acc.operations });
+        const { response: r, exited } = await runBatch(form, opts!, source, { line: lineOffset, index: acc.operations });
         merge(acc, r);
-        // A failure stops the stream's batch (unless continue_on_error); a parse error always does.
-        if (r.diagnostics.some((d) => d.severity === 'error') || (!r.ok && !opts!.continueOnError)) stopped = true;
+        // A failure stops the stream's batch (unless continue_on_error); a parse error always does; so does
+        // `exit`, where setkey stops reading its input: later windows are read from the client but not applied.
+        if (exited || r.diagnostics.some((d) => d.severity === 'error') || (!r.ok && !opts!.continueOnError)) stopped = true;
       };
       const job = async (): Promise<ApplyStreamResponse> => {
         for await (const m of call as AsyncIterable<ApplyStreamRequest>) {
@@ -517,7 +530,7 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
         }), (r) => ({ ok: true, spi: r.spi }));
     }),
 
-    watch: (call: ServerWritableStream<WatchRequest, WatchResponse>): void => {
+    watch: (call: ServerWritableStream<WatchRequest, Buffer>): void => {
       let caller: Caller;
       let leave = (): void => undefined;
       const req = call.request;
@@ -543,14 +556,14 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
       let sub: Subscription | null = null;
       const pump = (): void => {
         while (sub && !waitingDrain && !call.cancelled) {
-          // Everything queued goes in one message (bounded), so a busy stream costs one write per batch.
-          const events: WatchEvent[] = [];
+          // Everything queued goes in one message (bounded), so a busy stream costs one write per batch; each
+          // event is encoded once however many subscribers it goes to.
+          const events: Uint8Array[] = [];
           for (let ev = ctx.hub.take(sub); ev; ev = events.length < MAX_EVENTS_PER_MESSAGE ? ctx.hub.take(sub) : undefined) {
-            events.push(toWatch(ev, showKeys));
-            if (events.length >= MAX_EVENTS_PER_MESSAGE) break;
+            events.push(encodedEvent(ev, showKeys));
           }
           if (events.length === 0) return;
-          if (!call.write({ events })) { waitingDrain = true; call.once('drain', () => { waitingDrain = false; pump(); }); return; }
+          if (!call.write(frameWatchResponse(events))) { waitingDrain = true; call.once('drain', () => { waitingDrain = false; pump(); }); return; }
         }
       };
       sub = ctx.hub.subscribe({ onReady: () => queueMicrotask(pump), types, ...(filter ? { filter } : {}) }, BigInt(req.sinceSequence ?? 0n));
@@ -605,11 +618,3 @@ export function makeService(ctx: ServiceContext): AgentServiceServer & { counter
 
 /** Events per WatchResponse at most (a lagging subscriber catches up in batches of this many). */
 const MAX_EVENTS_PER_MESSAGE = 256;
-
-export function toWatch(ev: HubEvent, showKeys: boolean): WatchEvent {
-  const e = entryOfEvent(ev);
-  return {
-    sequence: ev.sequence, type: ev.type, messageType: ev.messageType, lost: ev.lost, timeUnixMs: BigInt(ev.timeMs), hard: e?.hard ?? false,
-    ...(e ? { entry: showKeys ? e.withKeys : e.redacted } : {}),
-  };
-}

@@ -47,6 +47,11 @@ export interface SetkeyRunOptions {
   /** Which kernel interface `kernel` returns (default xfrm): decides reqid allocation and NAT-T OA handling. */
   backend?: 'xfrm' | 'pfkey';
   onProgress?: (done: number, total: number) => void;
+  /**
+   * parseSetkey(text) with these file/rfc/stdin options, made by a caller that inspected it first (the agent's
+   * limits); its records must still be in the record region. Without it, runSetkey parses `text` itself.
+   */
+  parsed?: SetkeyParse;
 }
 
 /**
@@ -96,7 +101,7 @@ export interface SetkeyRunResult {
 }
 
 export async function runSetkey(o: SetkeyRunOptions): Promise<SetkeyRunResult> {
-  const parse = parseSetkey(o.text, { file: o.file, rfc: o.rfc, stdin: o.stdin });
+  const parse = o.parsed ?? parseSetkey(o.text, { file: o.file, rfc: o.rfc, stdin: o.stdin });
   const nrec = parse.records;
   // Statements before the first error are applied, as setkey applies each statement when it is reduced.
   let limit = nrec;

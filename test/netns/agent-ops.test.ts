@@ -276,6 +276,45 @@ test('ApplyStream holds a bounded window: 20000 policies in 64 KiB windows, back
   }, { limits: { windowBytes: 64 << 10, windowOperations: 1000 } });
 });
 
+test('ApplyStream stops at a setkey `exit` as setkey stops reading: later windows are not applied, not even parsed', async () => {
+  await withAgent(certs, async (agent, ns) => {
+    const c = new AgentClient(agent.address, certs.as('controller'));
+    try {
+      const lines: string[] = [];
+      for (let i = 0; i < 400; i++) lines.push(`spdadd 10.7.${i >> 8}.${i & 255} 172.16.0.1 any -P out none; # policy ${i}`);
+      lines[249] = 'exit;'; // line 250, in a later window than the first
+      lines[300] = 'this is no statement;'; // after exit: setkey never reads it
+      const text = lines.join('\n') + '\n';
+      const bytes = Buffer.from(text);
+      const chunks = function* (): Generator<Uint8Array> { for (let o = 0; o < bytes.length; o += 1000) yield bytes.subarray(o, o + 1000); };
+      const unary = await c.apply(text, {}, 'exit.conf');
+      assert.ok(unary.ok, JSON.stringify(unary.diagnostics));
+      assert.is(unary.applied, 249);
+      const wantSet = policySet(ns);
+      assert.is(wantSet.length, 249);
+      await c.flush(EntryKind.ENTRY_KIND_POLICY);
+      const r = await c.applyStream(chunks(), {}, 'exit.conf');
+      assert.ok(r.ok, JSON.stringify(r.diagnostics));
+      assert.is(r.applied, 249);
+      assert.equal(r.diagnostics, []);
+      assert.ok(r.results.every((x) => x.line < 250), JSON.stringify(r.results.filter((x) => x.line >= 250).slice(0, 3)));
+      // Windows of 4 KiB: the exit sits in about the fourth; the stream is ~15 KiB, so windows after it are skipped.
+      assert.ok(r.windows >= 2 && r.windows < Math.ceil(bytes.length / 4096), `windows ${r.windows}`);
+      assert.equal(policySet(ns), wantSet);
+      // An exit in the very first window stops everything after it, too.
+      await c.flush(EntryKind.ENTRY_KIND_POLICY);
+      const early = Buffer.from(`spdadd 10.8.0.1 172.16.0.1 any -P out none;\nexit;\n${text}`);
+      const r2 = await c.applyStream([early.subarray(0, 5000), early.subarray(5000)], {}, 'early.conf');
+      assert.ok(r2.ok);
+      assert.is(r2.applied, 1);
+      assert.is(r2.windows, 1);
+      assert.is(run('ip', ['-n', ns, 'xfrm', 'policy', 'count']).trim().replace(/\s+/g, ' '), 'SPD IN 0 OUT 1 FWD 0');
+    } finally {
+      c.close();
+    }
+  }, { limits: { windowBytes: 4096 } });
+});
+
 test('Watch maps the kernel\'s policy, flush, acquire and policy-expire events; filters; resume from a sequence', async () => {
   await withAgent(certs, async (agent, ns) => {
     const c = new AgentClient(agent.address, certs.as('dashboard'));

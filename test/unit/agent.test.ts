@@ -10,11 +10,12 @@ import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grp
 import { loadSync } from '@grpc/proto-loader';
 import { parseRoles, certificateNames, callerOf, requireRole } from '../../src/agent/auth.js';
 import { checkListenPolicy, splitHostPort, startAgent } from '../../src/agent/server.js';
-import { EventHub, type EventSource, type HubEvent } from '../../src/agent/events.js';
+import { EventHub, eventEntry, type EventSource, type HubEvent } from '../../src/agent/events.js';
+import { encodedEvent, frameWatchResponse, toWatch } from '../../src/agent/watch-wire.js';
 import { entryOf } from '../../src/agent/entries.js';
 import { writeRecord, readRecord } from '../../src/wasm/records.js';
 import { markRecords, restoreRecords } from '../../src/kernel/xfrm.js';
-import { EventType } from '../../src/gen/keyfleet/v1/agent.pb.js';
+import { EventType, WatchResponse } from '../../src/gen/keyfleet/v1/agent.pb.js';
 import { OP_SA_ADD } from '../../asm/shared/layout.js';
 
 const require = createRequire(import.meta.url);
@@ -122,6 +123,36 @@ test('entries show key bytes only with the keys role', () => {
   } finally {
     restoreRecords(mark);
   }
+});
+
+test('pre-encoded Watch responses equal WatchResponse.encode, are encoded once, and redact without the keys role', () => {
+  const mark = markRecords();
+  let sa;
+  try {
+    const i = writeRecord({ kind: OP_SA_ADD, saddr: '10.0.0.1', daddr: '10.0.0.2', proto: 50, spi: 0x1000, mode: 1,
+      enc: { name: 'cbc(aes)', key: Buffer.from('00112233445566778899aabbccddeeff', 'hex'), bits: 128, param: 0 } });
+    sa = eventEntry(readRecord(i));
+  } finally {
+    restoreRecords(mark);
+  }
+  const hub = new EventHub();
+  const events = [
+    hub.publish({ type: EventType.EVENT_TYPE_NEW_SA, messageType: 16, entry: sa, lost: 0n }),
+    hub.publish(ev()),
+    hub.publish({ type: EventType.EVENT_TYPE_GAP, messageType: 0, entry: null, lost: 300n }),
+  ];
+  for (const keys of [false, true]) {
+    const framed = frameWatchResponse(events.map((e) => encodedEvent(e, keys)));
+    assert.equal(new Uint8Array(framed), WatchResponse.encode({ events: events.map((e) => toWatch(e, keys)) }).finish());
+    assert.equal(WatchResponse.decode(framed).events.map((e) => e.sequence), [1n, 2n, 3n]);
+  }
+  assert.is(encodedEvent(events[0]!, false), encodedEvent(events[0]!, false));
+  assert.is.not(encodedEvent(events[0]!, false), encodedEvent(events[0]!, true));
+  assert.is(encodedEvent(events[1]!, false), encodedEvent(events[1]!, true)); // nothing to redact: one encoding
+  assert.not.match(WatchResponse.decode(frameWatchResponse([encodedEvent(events[0]!, false)])).events[0]!.entry!.json, '00112233');
+  assert.match(WatchResponse.decode(frameWatchResponse([encodedEvent(events[0]!, true)])).events[0]!.entry!.json, '00112233');
+  const big = frameWatchResponse([new Uint8Array(200).fill(7)]); // a 200-byte event: a two-byte varint length
+  assert.equal([...big.subarray(0, 3)], [0x0a, 0xc8, 0x01]);
 });
 
 test('the agent serves grpc.health.v1 and server reflection (what grpcurl needs)', async () => {
