@@ -266,13 +266,15 @@ export class NetlinkChannel {
         if (run && end > runStart) run.chunks.push(d.subarray(runStart, end));
         run = null;
       };
+      // a DataView, not Buffer#readUInt32LE: its argument checks cost ~10% of a 100k-policy list
+      const dv = new DataView(d.buffer, d.byteOffset, d.length);
       while (off + NLMSG_HDRLEN <= d.length) {
-        const len = d.readUInt32LE(off);
+        const len = dv.getUint32(off, true);
         if (len < NLMSG_HDRLEN || off + len > d.length) break;
-        const type = d.readUInt16LE(off + 4);
-        const flags = d.readUInt16LE(off + 6);
-        const seq = d.readUInt32LE(off + 8);
-        const pid = d.readUInt32LE(off + 12);
+        const type = dv.getUint16(off + 4, true);
+        const flags = dv.getUint16(off + 6, true);
+        const seq = dv.getUint32(off + 8, true);
+        const pid = dv.getUint32(off + 12, true);
         const next = off + ((len + 3) & ~3);
         const w = pid === me || type === NLMSG_ERROR ? this.#find(seq) : undefined;
         if (w !== run) flush(off);
