@@ -397,16 +397,19 @@ dg('1M statements with an error on the last line parse in linear time', () => {
 });
 function parseSetkeyFast(t: Uint8Array): SetkeyParse { return parseSetkey(t, { file: 'big' }); }
 
-dg('100k policies parse fast (hot path, one pass)', () => {
+// Speed is measured in `npm run bench` (parse+encode row), never here: this checks the 100k-statement hot path
+// yields every record with the right selectors, twice over the same instance (regions reset between parses).
+dg('100k policies parse in one pass, twice on one instance', () => {
   let s = '';
   for (let i = 0; i < 100000; i++) s += `spdadd 10.0.${(i >> 8) & 255}.${i & 255}/32 10.1.${(i >> 8) & 255}.${i & 255}/32 any -P out ipsec esp/transport//require;\n`;
   const t = enc.encode(s);
-  parseSetkey(t, { file: 'w' });
-  const t0 = performance.now();
+  assert.is(parseSetkey(t, { file: 'w' }).records, 100000);
   const r = parseSetkey(t, { file: 'p' });
-  const ms = performance.now() - t0;
   assert.is(r.records, 100000);
-  assert.ok(ms < 400, `${ms.toFixed(0)} ms`);
+  assert.is(r.diagnostics.length, 0);
+  const last = readRecord(99999);
+  assert.is(last.kind, L.OP_SP_ADD);
+  assert.is(last.sel.daddr, '10.1.134.159');
 });
 
 dg.run();
