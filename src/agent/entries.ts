@@ -13,6 +13,20 @@ export function isPolicyRecord(r: XfrmRecord): boolean {
   return r.kind >= 16;
 }
 
+/**
+ * XFRM_MSG_MAPPING (struct xfrm_user_mapping, linux/xfrm.h): the inbound ESP-in-UDP SA (dst, SPI, reqid) whose peer
+ * now sends from another address or port (src/wasm/records.ts puts them in `encap`). src = the old peer address;
+ * json = {dst, proto, spi, reqid, old: {address, port}, new: {address, port}}. The message carries no keys.
+ */
+export function mappingEntryOf(r: XfrmRecord): Entry {
+  const proto = PROTOS[r.proto] ?? String(r.proto);
+  const json = JSON.stringify({
+    dst: r.daddr, proto, spi: r.spi >>> 0, reqid: r.reqid,
+    old: { address: r.saddr, port: r.encap?.sport ?? 0 }, new: { address: r.encap?.oa ?? '', port: r.encap?.dport ?? 0 },
+  });
+  return { kind: EntryKind.ENTRY_KIND_SA, src: r.saddr, dst: r.daddr, proto, spi: r.spi >>> 0, reqid: r.reqid, mode: '', dir: '', priority: 0, index: 0, json };
+}
+
 export function entryOf(r: XfrmRecord, showKeys: boolean): Entry {
   const json = JSON.stringify(recordToJson(r, { showKeys }));
   if (isPolicyRecord(r)) {

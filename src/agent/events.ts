@@ -12,7 +12,8 @@ import { markRecords, restoreRecords } from '../kernel/xfrm.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
 import { readRecord, type XfrmRecord } from '../wasm/records.js';
 import { EventType, type Entry } from '../gen/keyfleet/v1/agent.pb.js';
-import { entryOf, isPolicyRecord } from './entries.js';
+import { XFRM_MSG_MAPPING } from '../../asm/shared/xfrm.js';
+import { entryOf, isPolicyRecord, mappingEntryOf } from './entries.js';
 
 /** XFRM_MSG_* (linux/xfrm.h) → event type. */
 export const EVENT_OF_MSG: Readonly<Record<number, EventType>> = {
@@ -23,8 +24,8 @@ export const EVENT_OF_MSG: Readonly<Record<number, EventType>> = {
   32: EventType.EVENT_TYPE_REPORT, 38: EventType.EVENT_TYPE_MAPPING,
 };
 
-/** Message types whose record is an SA or a policy worth showing as an Entry. */
-const CARRIES_ENTRY = new Set([16, 17, 19, 20, 23, 24, 25, 26, 27]);
+/** Message types whose record is an SA or a policy worth showing as an Entry (38: the SA of a NAT-T mapping). */
+const CARRIES_ENTRY = new Set([16, 17, 19, 20, 23, 24, 25, 26, 27, 38]);
 
 /**
  * What an event says about its SA or policy, converted once at arrival (the decoded record itself is not kept:
@@ -48,6 +49,10 @@ export function entryOfEvent(ev: HubEvent): EventEntry | null {
 }
 
 export function eventEntry(r: XfrmRecord): EventEntry {
+  if (r.msgType === XFRM_MSG_MAPPING) {
+    const e = mappingEntryOf(r); // no key material in a mapping message
+    return { redacted: e, withKeys: e, isPolicy: false, spi: r.spi >>> 0, hard: false, addresses: [r.saddr, r.daddr, r.encap?.oa ?? ''] };
+  }
   const isPolicy = isPolicyRecord(r);
   const redacted = entryOf(r, false);
   const hasKeys = !isPolicy && Boolean(r.auth?.key.length || r.enc?.key.length || r.aead?.key.length);

@@ -4,6 +4,7 @@
 // Layout: asm/shared/layout.ts. Not for hot paths: bulk text/bytes never go through objects (DESIGN.md §1).
 import * as L from '../../asm/shared/layout.js';
 import { wasm, type Wasm } from './index.js';
+import { XFRM_MSG_MAPPING } from '../../asm/shared/xfrm.js';
 
 /** XFRM_INF (linux/xfrm.h): "no limit" in struct xfrm_lifetime_cfg. */
 export const XFRM_INF = 0xffffffffffffffffn;
@@ -369,7 +370,8 @@ export function readRecord(index: number): XfrmRecord {
     enc: readAlg(w, u8, dv, r, L.R_ALG_ENC),
     aead: readAlg(w, u8, dv, r, L.R_ALG_AEAD),
     comp: readAlg(w, u8, dv, r, L.R_ALG_COMP),
-    encap: (flags & L.RF_HAS_ENCAP) !== 0 || encapType !== 0
+    // XFRM_MSG_MAPPING (asm/src/xfrm-decode.ts): old source port in sport, new source port in dport, new address in oa.
+    encap: (flags & L.RF_HAS_ENCAP) !== 0 || encapType !== 0 || u16(L.R_MSGTYPE) === XFRM_MSG_MAPPING
       ? { type: encapType, sport: u16(L.R_ENCAP_SPORT), dport: u16(L.R_ENCAP_DPORT), oa: formatAddress(u8, r + L.R_ENCAP_OA, family) }
       : null,
     ctx: (flags & L.RF_HAS_CTX) !== 0

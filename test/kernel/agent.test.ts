@@ -1,8 +1,9 @@
 // test/kernel/agent.test.ts — the agent with real SAs (kernel tier, inside the qemu VM): structured ESP/AH/IPComp
 // SAs over mTLS, key redaction by role in List/Get/Watch, SA events (new, update, delete, flush, soft and hard
-// expire, aevent), Plan/Sync replacing an SA whose key changed (and an empty plan after), an atomic SA batch that
-// fails as a whole, and a streamed SA load in windows. One node process, one agent per test, fresh netns each.
-import { spawnSync } from 'node:child_process';
+// expire, aevent), a NAT-T mapping event provoked by ESP-in-UDP from a changed source port, Plan/Sync replacing
+// an SA whose key changed (and an empty plan after), an atomic SA batch that fails as a whole, and a streamed SA
+// load in windows. One node process, one agent per test, fresh netns each.
+import { spawn, spawnSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
@@ -10,7 +11,7 @@ import {
   type Operation, type SecurityAssociation, type WatchEvent,
 } from '../../src/client/index.js';
 import { openNetlinkXfrm } from '../../src/native/index.js';
-import { Certs, run, collect, withAgent, take } from '../netns/agent-lib.js';
+import { Certs, run, collect, withAgent, take, newNetns, delNetns } from '../netns/agent-lib.js';
 
 // The VM's init leaves loopback down; the agent listens on 127.0.0.1 (this touches the VM, never the host).
 if (process.env.KEYFLEET_IN_VM === '1') run('ip', ['link', 'set', 'lo', 'up']);
@@ -132,6 +133,59 @@ test('Watch maps the kernel\'s SA events: new, update, aevent, soft and hard exp
       ac.abort();
       c.close();
       w.close();
+    }
+  });
+});
+
+test('Watch delivers a NAT-T mapping event (XFRM_MSG_MAPPING) when ESP-in-UDP arrives from another source port', async () => {
+  // Two netns joined by a veth: the sender's outbound SA encapsulates in UDP 4600 → 4500; the receiver's inbound
+  // SA (the agent's netns) expects the peer at port 4501, and a UDP_ENCAP_ESPINUDP socket on 4500 hands the
+  // packets to XFRM (esp4.c: a valid packet from another source port → km_new_mapping → XFRMNLGRP_MAPPING).
+  run('modprobe', ['veth']);
+  await withAgent(certs, async (agent, ns) => {
+    const peer = newNetns();
+    const c = new AgentClient(agent.address, as('dashboard'));
+    const ac = new AbortController();
+    const keys = ['enc', 'cbc(aes)', `0x${K16.toString('hex')}`, 'auth-trunc', 'hmac(sha1)', `0x${K20.toString('hex')}`, '96'];
+    const saArgs = ['src', '10.9.0.1', 'dst', '10.9.0.2', 'proto', 'esp', 'spi', '0x4242', 'reqid', '9', 'mode', 'transport', ...keys];
+    let receiver: ReturnType<typeof spawn> | null = null;
+    try {
+      run('ip', ['link', 'add', 'kfm-a', 'netns', peer, 'type', 'veth', 'peer', 'name', 'kfm-b', 'netns', ns]);
+      for (const [n, dev, addr] of [[peer, 'kfm-a', '10.9.0.1/24'], [ns, 'kfm-b', '10.9.0.2/24']] as const) {
+        run('ip', ['-n', n, 'addr', 'add', addr, 'dev', dev]);
+        run('ip', ['-n', n, 'link', 'set', dev, 'up']);
+        run('ip', ['-n', n, 'link', 'set', 'lo', 'up']);
+      }
+      run('ip', ['-n', peer, 'xfrm', 'state', 'add', ...saArgs, 'encap', 'espinudp', '4600', '4500', '0.0.0.0']);
+      run('ip', ['-n', peer, 'xfrm', 'policy', 'add', 'src', '10.9.0.1', 'dst', '10.9.0.2', 'dir', 'out', 'tmpl', 'src', '10.9.0.1', 'dst', '10.9.0.2', 'proto', 'esp', 'reqid', '9', 'mode', 'transport']);
+      run('ip', ['-n', ns, 'xfrm', 'state', 'add', ...saArgs, 'encap', 'espinudp', '4501', '4500', '0.0.0.0']);
+      // UDP_ENCAP (100) = UDP_ENCAP_ESPINUDP (2), linux/udp.h; SOL_UDP = 17.
+      receiver = spawn('ip', ['netns', 'exec', ns, 'python3', '-c',
+        'import socket,sys,time\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(("0.0.0.0",4500))\ns.setsockopt(17,100,2)\nprint("ready",flush=True)\ntime.sleep(300)'],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        receiver!.stdout!.on('data', (d: Buffer) => { if (String(d).includes('ready')) resolve(); });
+        receiver!.once('exit', (code) => reject(new Error(`the UDP_ENCAP receiver exited ${code}`)));
+      });
+      const watch = c.watch({ types: [EventType.EVENT_TYPE_MAPPING] }, ac.signal);
+      await watch.ready;
+      // Two UDP datagrams from the peer: the policy sends them in ESP-in-UDP (nobody listens on port 9; no matter).
+      run('ip', ['netns', 'exec', peer, process.execPath, '-e',
+        "const s = require('node:dgram').createSocket('udp4'); s.send('a', 9, '10.9.0.2', () => s.send('b', 9, '10.9.0.2', () => s.close()));"]);
+      const [ev] = await take(watch.events, 1, 60_000);
+      assert.is(ev!.type, EventType.EVENT_TYPE_MAPPING);
+      assert.is(ev!.messageType, 38);
+      assert.is(ev!.entry!.spi, 0x4242);
+      assert.is(ev!.entry!.dst, '10.9.0.2');
+      assert.is(ev!.entry!.src, '10.9.0.1');
+      assert.equal(JSON.parse(ev!.entry!.json), { dst: '10.9.0.2', proto: 'esp', spi: 0x4242, reqid: 9, old: { address: '10.9.0.1', port: 4501 }, new: { address: '10.9.0.1', port: 4600 } });
+      // The kernel decrypted the packets: the receiver's SA counted them.
+      assert.match(run('ip', ['-n', ns, '-s', 'xfrm', 'state']), /\b[1-9]\d*\(packets\)/);
+    } finally {
+      ac.abort();
+      c.close();
+      receiver?.kill();
+      delNetns(peer);
     }
   });
 });

@@ -10,7 +10,7 @@ import { credentials, loadPackageDefinition, type ServiceError } from '@grpc/grp
 import { loadSync } from '@grpc/proto-loader';
 import { parseRoles, certificateNames, callerOf, requireRole } from '../../src/agent/auth.js';
 import { checkListenPolicy, splitHostPort, startAgent } from '../../src/agent/server.js';
-import { EventHub, eventEntry, type EventSource, type HubEvent } from '../../src/agent/events.js';
+import { EventHub, eventEntry, entryOfEvent, type EventSource, type HubEvent } from '../../src/agent/events.js';
 import { encodedEvent, frameWatchResponse, toWatch } from '../../src/agent/watch-wire.js';
 import { entryOf } from '../../src/agent/entries.js';
 import { writeRecord, readRecord } from '../../src/wasm/records.js';
@@ -153,6 +153,26 @@ test('pre-encoded Watch responses equal WatchResponse.encode, are encoded once, 
   assert.match(WatchResponse.decode(frameWatchResponse([encodedEvent(events[0]!, true)])).events[0]!.entry!.json, '00112233');
   const big = frameWatchResponse([new Uint8Array(200).fill(7)]); // a 200-byte event: a two-byte varint length
   assert.equal([...big.subarray(0, 3)], [0x0a, 0xc8, 0x01]);
+});
+
+test('a NAT-T mapping message becomes a MAPPING event whose entry names the SA and the old and new peer', () => {
+  // struct nlmsghdr + struct xfrm_user_mapping (linux/xfrm.h), assembled field by field: id {daddr 10.9.0.2,
+  // spi 0x4242 (BE), family AF_INET, proto ESP}, reqid 9, old_saddr 10.9.0.1, new_saddr 10.9.0.7, old_sport 4501,
+  // new_sport 4600 (BE). The kernel VM test provokes the real one (test/kernel/agent.test.ts).
+  const m = Buffer.alloc(16 + 64);
+  m.writeUInt32LE(m.length, 0); m.writeUInt16LE(38, 4);
+  m.set([10, 9, 0, 2], 16); m.writeUInt32BE(0x4242, 32); m.writeUInt16LE(2, 36); m[38] = 50;
+  m.writeUInt32LE(9, 40); m.set([10, 9, 0, 1], 44); m.set([10, 9, 0, 7], 60); m.writeUInt16BE(4501, 76); m.writeUInt16BE(4600, 78);
+  const hub = new EventHub();
+  const s = hub.subscribe({ onReady: () => undefined, types: null });
+  hub.ingest([m]);
+  const [ev] = drain(hub, s);
+  assert.is(ev!.type, EventType.EVENT_TYPE_MAPPING);
+  const e = entryOfEvent(ev!)!;
+  assert.equal([e.redacted.src, e.redacted.dst, e.redacted.spi, e.redacted.proto, e.redacted.reqid], ['10.9.0.1', '10.9.0.2', 0x4242, 'esp', 9]);
+  assert.equal(JSON.parse(e.redacted.json), { dst: '10.9.0.2', proto: 'esp', spi: 0x4242, reqid: 9, old: { address: '10.9.0.1', port: 4501 }, new: { address: '10.9.0.7', port: 4600 } });
+  assert.ok(e.addresses.includes('10.9.0.7'));
+  assert.is(toWatch(ev!, false).entry!.json, e.redacted.json);
 });
 
 test('the agent serves grpc.health.v1 and server reflection (what grpcurl needs)', async () => {
