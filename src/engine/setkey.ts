@@ -14,7 +14,7 @@ import { encodePfkey } from '../wasm/pfkey-codec.js';
 import { KernelError, strerror } from '../kernel/errors.js';
 import type { Sink } from '../cli/output.js';
 import { SKX_EINVAL, SKX_ENOSYS } from '../../asm/shared/setkey-diag.js';
-import { applyAtomic, unsupportedForAtomic } from './atomic.js';
+// atomic.js (journal, rollback) is imported by --atomic runs only: it is not on the start-up path of a plain -f
 import {
   REGION_RECORDS, REGION_BLOB, REC_SIZE, R_KIND, R_STMT, R_LINE, R_TMPL_OFF, R_TMPL_COUNT, R_PROTO, R_FAMILY,
   R_SADDR, R_DADDR, R_SPI, R_COL, R_SATYPE, R_ENCAP_OA, RF_HAS_ENCAP, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
@@ -462,6 +462,7 @@ async function runAtomic(o: SetkeyRunOptions, parse: SetkeyParse, limit: number,
     o.err.write(`keyfleet setkey: --atomic: ${o.file} has errors (below); nothing was applied\n`);
     return 1;
   }
+  const { applyAtomic, unsupportedForAtomic } = await import('./atomic.js');
   const refused = [...Array(limit).keys()].filter((i) => SPECIAL.has(u8(rec(i), R_KIND)) && u8(rec(i), R_KIND) !== OP_EXIT)
     .concat(unsupportedForAtomic(0, limit));
   if (refused.length > 0) {
