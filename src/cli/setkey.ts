@@ -5,13 +5,12 @@
 import { readFileSync } from 'node:fs';
 import { BufferedSink, Progress } from './output.js';
 import { runSetkey, printDump, type SetkeyKernel } from '../engine/setkey.js';
-import { recoverOnStart } from '../engine/atomic.js';
+import { listJournals } from '../engine/journal.js';
 import { XfrmKernel, markRecords, restoreRecords } from '../kernel/xfrm.js';
 import { PfkeyKernel } from '../kernel/pfkey.js';
-import { printPfkeyFile, startPromisc, traceTo } from './setkey-pfkey.js';
 import { KernelError } from '../kernel/errors.js';
-import { readRecord } from '../wasm/records.js';
-import { recordToJson } from '../engine/json.js';
+// Imported on use: PF_KEY files/traces/-x (setkey-pfkey), JSON dumps (records, json) and journal recovery
+// (atomic) are not on the path of a plain `-f`, whose start-up under emulation is dominated by module loading.
 import { wasm } from '../wasm/index.js';
 import { SETKEY_SHORT_HEADER } from '../wasm/setkey-format.js';
 import { setStrerror } from '../kernel/errors.js';
@@ -156,6 +155,7 @@ export async function setkeyMain(argv: string[]): Promise<number> {
     const backend = args.backend;
     if (args.operands.length > 0) {
       // setkey FILE ...: print the PF_KEY messages a file holds (setkey.c fileproc → postproc); no socket.
+      const { printPfkeyFile } = await import('./setkey-pfkey.js');
       for (const f of args.operands) {
         const r = printPfkeyFile(f, { out, err, all: args.all, ports: args.ports, loop: args.loop });
         if (r !== 0) return r;
@@ -165,12 +165,13 @@ export async function setkeyMain(argv: string[]): Promise<number> {
     if ((args.verbose || args.hexdump) && backend === 'xfrm' && args.mode !== 'promisc') {
       err.write(`keyfleet setkey: ${args.verbose ? '-v' : '-H'} prints PF_KEY messages, which the xfrm backend does not send; continuing without it (use --backend pfkey to see them)\n`);
     }
+    const traceTo = args.backend === 'pfkey' && (args.verbose || args.hexdump) ? (await import('./setkey-pfkey.js')).traceTo : null;
     const openKernel = (): SetkeyKernel => {
       if (!kernel) {
         if (backend === 'pfkey') {
           // -v/-H: one request at a time, so the trace interleaves each message with its reply as setkey's does
           const k = PfkeyKernel.open({ ...(args.netns ? { netns: args.netns } : {}), ...(args.verbose || args.hexdump ? { window: 1 } : {}) });
-          if (args.verbose || args.hexdump) k.trace = traceTo(out, { verbose: args.verbose, hexdump: args.hexdump });
+          if (traceTo) k.trace = traceTo(out, { verbose: args.verbose, hexdump: args.hexdump });
           kernel = k;
         } else kernel = XfrmKernel.open(args.netns ? { netns: args.netns } : {});
       }
@@ -178,7 +179,8 @@ export async function setkeyMain(argv: string[]): Promise<number> {
     };
     // A batch a killed `--atomic` run left half-applied on this namespace is settled first (src/engine/atomic.ts).
     // The journal holds XFRM messages, so recovery goes through XFRM whichever backend this run uses.
-    if (args.mode !== 'none' && args.mode !== 'promisc' && !args.noAction && !args.dryRun) {
+    if (args.mode !== 'none' && args.mode !== 'promisc' && !args.noAction && !args.dryRun && listJournals(args.netns).length > 0) {
+      const { recoverOnStart } = await import('../engine/atomic.js');
       let recoveryKernel: XfrmKernel | undefined;
       const openRecovery = (): XfrmKernel => {
         const k = openKernel();
@@ -197,7 +199,7 @@ export async function setkeyMain(argv: string[]): Promise<number> {
         out.write(SETKEY_USAGE);
         return 1;
       case 'promisc':
-        return await startPromisc({ backend, netns: args.netns, out, hexdump: args.hexdump, xx: args.promiscCount > 1 });
+        return await (await import('./setkey-pfkey.js')).startPromisc({ backend, netns: args.netns, out, hexdump: args.hexdump, xx: args.promiscCount > 1 });
       case 'flush': {
         await openKernel().flush(args.policy ? 'policy' : 'sa', 255);
         return 0;
@@ -263,6 +265,7 @@ export async function setkeyMain(argv: string[]): Promise<number> {
 }
 
 async function dumpJson(k: SetkeyKernel, args: SetkeyArgs, out: BufferedSink): Promise<number> {
+  const [{ readRecord }, { recordToJson }] = await Promise.all([import('../wasm/records.js'), import('../engine/json.js')]);
   const mark = markRecords();
   try {
     const { first, end } = await k.dump(args.policy ? 'policy' : 'sa');

@@ -8,7 +8,7 @@
 // next atomic apply or start on the namespace (recoverInterrupted) and undone by comparing the kernel with
 // the journal, or kept when its commit mark says it completed.
 import { wasm } from '../wasm/index.js';
-import { XfrmKernel, markRecords, restoreRecords, setAckOnLast, type RecordFailure } from '../kernel/xfrm.js';
+import { XfrmKernel, markRecords, restoreRecords, setAckOnLast, type ApplyOptions, type RecordFailure } from '../kernel/xfrm.js';
 import { constants } from 'node:os';
 import { KernelError } from '../kernel/errors.js';
 import { encodeXfrm, decodeXfrm } from '../wasm/xfrm-codec.js';
@@ -81,6 +81,13 @@ export interface AtomicOptions {
   onNotice?: (text: string) => void;
   /** What the batch is (a file name), written into the journal for whoever recovers it. */
   source?: string;
+  /**
+   * The backend the batch's own operations go through (default: `kernel`). PF_KEY (--backend pfkey) sends them
+   * as setkey would; the pre-image dumps, the journal and every inverse operation stay on `kernel`'s XFRM netlink
+   * socket in the same namespace: the same SAD and SPD, and the only interface with exact pre-images (keys,
+   * marks, replay state, ...) and per-message acks to undo by.
+   */
+  sender?: { apply(first: number, end: number, opts: ApplyOptions): Promise<{ failures: RecordFailure[]; sent: number }> };
 }
 
 const noticeToStderr = (t: string): void => { process.stderr.write(t.endsWith('\n') ? t : `${t}\n`); };
@@ -202,8 +209,9 @@ export async function applyAtomic(kernel: XfrmKernel, first: number, end: number
     if (s < end) writes.push([s, end]);
     const failures: RecordFailure[] = [];
     try {
+      const sender = opts.sender ?? kernel;
       for (const [a, b] of writes) {
-        const r = await kernel.apply(a, b, {
+        const r = await sender.apply(a, b, {
           stopOnError: true,
           onProgress: (p) => { failpoint('chunk'); opts.onProgress?.(a - first + p.done, end - first); },
         });

@@ -14,7 +14,8 @@ import { encodePfkey } from '../wasm/pfkey-codec.js';
 import { KernelError, strerror } from '../kernel/errors.js';
 import type { Sink } from '../cli/output.js';
 import { SKX_EINVAL, SKX_ENOSYS } from '../../asm/shared/setkey-diag.js';
-import { applyAtomic, unsupportedForAtomic } from './atomic.js';
+// atomic.js (journal, rollback) is imported by --atomic runs only: it is not on the start-up path of a plain -f
+import type { AtomicResult } from './atomic.js';
 import {
   REGION_RECORDS, REGION_BLOB, REC_SIZE, R_KIND, R_STMT, R_LINE, R_TMPL_OFF, R_TMPL_COUNT, R_PROTO, R_FAMILY,
   R_SADDR, R_DADDR, R_SPI, R_COL, R_SATYPE, R_ENCAP_OA, RF_HAS_ENCAP, R_AUX, R_AUX2, R_FLAGS, RF_SETKEY, TMPL_SIZE, T_XFLAGS, T_REQID, TF_AUTO_REQID,
@@ -467,6 +468,7 @@ async function runAtomic(o: SetkeyRunOptions, parse: SetkeyParse, limit: number,
     o.err.write(`keyfleet setkey: --atomic: ${o.file} has errors (below); nothing was applied\n`);
     return 1;
   }
+  const { applyAtomic, unsupportedForAtomic } = await import('./atomic.js');
   const refused = [...Array(limit).keys()].filter((i) => SPECIAL.has(u8(rec(i), R_KIND)) && u8(rec(i), R_KIND) !== OP_EXIT)
     .concat(unsupportedForAtomic(0, limit));
   if (refused.length > 0) {
@@ -474,19 +476,36 @@ async function runAtomic(o: SetkeyRunOptions, parse: SetkeyParse, limit: number,
     o.err.write(`${o.file}:${u32(rec(i), R_LINE)}: error: '${OP_NAMES[u8(rec(i), R_KIND)] ?? 'this statement'}' cannot be part of an atomic batch (it reads or deletes what is found at run time); run it separately or drop --atomic\n`);
     return 1;
   }
-  const kernel = o.kernel();
-  if (kernel instanceof PfkeyKernel) {
-    o.err.write('keyfleet setkey: --atomic needs the xfrm backend (its rollback reads pre-images over XFRM netlink); run with --backend xfrm or drop --atomic\n');
-    return 1;
+  const backend = o.kernel();
+  // PF_KEY: the statements go to af_key as setkey sends them (af_key allocates `unique` reqids and refuses what
+  // it refuses); pre-images, journal and rollback go over XFRM netlink on the same namespace's tables.
+  const pfkey = backend instanceof PfkeyKernel ? backend : null;
+  if (pfkey) {
+    const inexpressible = pfkeyRefusals(o, limit);
+    if (inexpressible.size > 0) {
+      for (const [i, e] of inexpressible) fail(i, e);
+      o.err.write(`keyfleet setkey: --atomic: ${inexpressible.size} statement(s) cannot be sent over PF_KEY; nothing was applied\n`);
+      return 1;
+    }
   }
-  if (needsReqids(0, limit)) assignReqids(0, limit, new ReqidAllocator(await usedReqids(kernel)));
-  const local = localRefusals(0, limit);
-  if (local.size > 0) {
-    for (const [i, e] of local) fail(i, e);
-    o.err.write(`keyfleet setkey: --atomic: ${local.size} statement(s) would be refused by the kernel; nothing was applied\n`);
-    return 1;
+  const kernel = pfkey ? XfrmKernel.open(pfkey.netns ? { netns: pfkey.netns } : {}) : backend as XfrmKernel;
+  try {
+    if (!pfkey && needsReqids(0, limit)) assignReqids(0, limit, new ReqidAllocator(await usedReqids(kernel)));
+    const local = pfkey ? new Map<number, KernelError>() : localRefusals(0, limit);
+    if (local.size > 0) {
+      for (const [i, e] of local) fail(i, e);
+      o.err.write(`keyfleet setkey: --atomic: ${local.size} statement(s) would be refused by the kernel; nothing was applied\n`);
+      return 1;
+    }
+    return reportAtomic(o, await applyAtomic(kernel, 0, limit, {
+      source: o.file, ...(pfkey ? { sender: pfkey } : {}), ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+    }), fail);
+  } finally {
+    if (pfkey) kernel.close();
   }
-  const r = await applyAtomic(kernel, 0, limit, { source: o.file, ...(o.onProgress ? { onProgress: o.onProgress } : {}) });
+}
+
+function reportAtomic(o: SetkeyRunOptions, r: AtomicResult, fail: (i: number, e: KernelError) => void): number {
   if (!r.failure) return 0;
   for (const f of r.failures) fail(f.record, f.error);
   const line = u32(rec(r.failure.record), R_LINE);

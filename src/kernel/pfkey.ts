@@ -22,7 +22,7 @@ export interface PfkeyOpenOptions {
   timeoutMs?: number;
   /** sadb_msg_pid of our requests (setkey: getpid()). */
   pid?: number;
-  /** Requests written before their replies are read. */
+  /** Requests written before their replies are read (default: as many as the receive buffer holds replies for). */
   window?: number;
 }
 
@@ -37,8 +37,12 @@ const TYPE_NAMES: Record<number, string> = {
 };
 
 interface Pending { resolve: (m: Buffer) => void; reject: (e: Error) => void }
-/** The requests of one apply() window: seq base..base+count-1; one waiter for all (no promise per message). */
-interface Window { base: number; count: number; left: number; errors: Map<number, number>; resolve: () => void; reject: (e: Error) => void }
+/** The requests of one apply() window: seq base..base+count-1; one waiter for all (no promise per message).
+ *  errno[k] is the reply's sadb_msg_errno of request k, seen[k] whether it has arrived. */
+interface Window { base: number; count: number; left: number; errno: Uint8Array; seen: Uint8Array; resolve: () => void; reject: (e: Error) => void }
+
+/** Receive-buffer bytes one reply may take (skb truesize of a ~300-byte af_key message rounds up to ~1.3 KiB). */
+const REPLY_TRUESIZE = 2048;
 interface DumpWaiter { type: number; msgs: Buffer[]; resolve: (m: Buffer[]) => void; reject: (e: Error) => void }
 
 // Sequence numbers are unique across every PF_KEY socket of this process: af_key broadcasts a change to all
@@ -53,6 +57,8 @@ function takeSeq(n: number): number {
 export class PfkeyKernel {
   readonly name = 'pfkey' as const;
   readonly pid: number;
+  /** The network namespace the socket was opened in (undefined: this process's). */
+  readonly netns: string | undefined;
   #sock: RawSocket;
   #timeoutMs: number;
   #window: number;
@@ -69,8 +75,11 @@ export class PfkeyKernel {
   private constructor(sock: RawSocket, opts: PfkeyOpenOptions) {
     this.#sock = sock;
     this.pid = opts.pid ?? process.pid;
+    this.netns = opts.netns;
     this.#timeoutMs = opts.timeoutMs ?? 120_000;
-    this.#window = opts.window ?? 1024;
+    // af_key drops a reply that does not fit the receive buffer (pfkey_broadcast_one), silently: a window never
+    // asks for more replies than the buffer holds (32 MiB as root: SO_RCVBUFFORCE; ~400 KiB without it)
+    this.#window = opts.window ?? Math.max(1, Math.min(16384, Math.floor(sock.getBuffers().rcvbuf / REPLY_TRUESIZE)));
     sock.start((dgrams) => this.#receive(dgrams), (e) => this.#failAll(e));
   }
 
@@ -88,34 +97,63 @@ export class PfkeyKernel {
 
   #receive(dgrams: Buffer[]): void {
     this.#lastActivity = Date.now();
-    for (const d of dgrams) {
-      if (d.length < MSG_SIZE) continue;
-      this.trace?.('recv', d);
-      // struct sadb_msg read in place: this runs once per reply of a bulk load
-      if (d.readUInt32LE(MSG_PID) === this.pid) {
-        const seq = d.readUInt32LE(MSG_SEQ), type = d[MSG_TYPE]!;
-        const dump = this.#dump;
-        if (dump && type === dump.type) {
-          if (d[MSG_ERRNO] !== 0) { this.#dump = null; dump.reject(new KernelError(d[MSG_ERRNO]!, TYPE_NAMES[type] ?? 'dump', seq)); continue; }
-          dump.msgs.push(d);
-          if (seq === 0) { this.#dump = null; dump.resolve(dump.msgs); }
-          continue;
+    for (const d of dgrams) this.#handle(d, 0, d.length);
+    this.#idle();
+  }
+
+  /**
+   * The datagram at b[off, off+len). Replies of the apply window are matched in place (struct sadb_msg read from
+   * the bytes: this runs once per reply of a bulk load); only other messages become Buffers of their own.
+   */
+  #handle(b: Buffer, off: number, len: number): void {
+    if (len < MSG_SIZE) return;
+    const w = this.#win;
+    if (w && !this.trace && b.readUInt32LE(off + MSG_PID) === this.pid) {
+      const k = (b.readUInt32LE(off + MSG_SEQ) - w.base) >>> 0;
+      if (k < w.count && !this.#dumpTypeIs(b[off + MSG_TYPE]!)) {
+        // af_key answers each request once to its sender (a broadcast of the change, or the error)
+        if (w.seen[k] === 0) {
+          w.seen[k] = 1;
+          w.errno[k] = b[off + MSG_ERRNO]!;
+          if (--w.left === 0) { this.#win = null; w.resolve(); }
         }
-        const w = this.#win;
-        if (w && ((seq - w.base) >>> 0) < w.count) {
-          const k = (seq - w.base) >>> 0;
-          // af_key answers each request once to its sender (a broadcast of the change, or the error)
-          if (!w.errors.has(k)) {
-            w.errors.set(k, d[MSG_ERRNO]!);
-            if (--w.left === 0) { this.#win = null; w.resolve(); }
-          }
-          continue;
-        }
-        const p = this.#pending.get(seq);
-        if (p) { this.#pending.delete(seq); p.resolve(d); continue; }
+        return;
       }
-      this.onUnsolicited?.(d);
     }
+    const d = off === 0 && len === b.length ? b : b.subarray(off, off + len);
+    this.trace?.('recv', d);
+    if (d.readUInt32LE(MSG_PID) === this.pid) {
+      const seq = d.readUInt32LE(MSG_SEQ), type = d[MSG_TYPE]!;
+      const dump = this.#dump;
+      if (dump && type === dump.type) {
+        if (d[MSG_ERRNO] !== 0) { this.#dump = null; dump.reject(new KernelError(d[MSG_ERRNO]!, TYPE_NAMES[type] ?? 'dump', seq)); return; }
+        dump.msgs.push(d);
+        if (seq === 0) { this.#dump = null; dump.resolve(dump.msgs); }
+        return;
+      }
+      if (w && ((seq - w.base) >>> 0) < w.count) {
+        const k = (seq - w.base) >>> 0;
+        if (w.seen[k] === 0) {
+          w.seen[k] = 1;
+          w.errno[k] = d[MSG_ERRNO]!;
+          if (--w.left === 0) { this.#win = null; w.resolve(); }
+        }
+        return;
+      }
+      const p = this.#pending.get(seq);
+      if (p) { this.#pending.delete(seq); p.resolve(d); return; }
+    }
+    this.onUnsolicited?.(d);
+  }
+
+  #dumpTypeIs(type: number): boolean { return this.#dump !== null && this.#dump.type === type; }
+
+  /** Reads what is queued now, in one native call, and handles it (replies af_key queued during our send). */
+  #drain(): void {
+    const { bytes, lengths } = this.#sock.recvPacked();
+    if (lengths.length === 0) return;
+    this.#lastActivity = Date.now();
+    for (let k = 0, off = 0; k < lengths.length; off += lengths[k++]!) this.#handle(bytes, off, lengths[k]!);
     this.#idle();
   }
 
@@ -156,6 +194,13 @@ export class PfkeyKernel {
     }
   }
 
+  /** Messages back to back in one buffer (lengths[k] bytes each), with one sendmmsg per 1024. */
+  #sendPacked(bytes: Buffer, lengths: Uint32Array): void {
+    if (this.trace) for (let k = 0, off = 0; k < lengths.length; off += lengths[k++]!) this.trace('send', bytes.subarray(off, off + lengths[k]!));
+    const n = this.#sock.sendPacked(bytes, lengths);
+    if (n < lengths.length) throw new KernelError(105 /* ENOBUFS */, 'send');
+  }
+
   /** One request and its reply. */
   async request(msg: Buffer): Promise<Buffer> {
     const h = pfkeyHeader(msg)!;
@@ -182,17 +227,34 @@ export class PfkeyKernel {
     let next = first;
     while (next < end) {
       const seqBase = nextSeq;
-      const enc = encodePfkey(next, Math.min(end, next + this.#window), { seqBase, pid: this.pid, maxBytes: opts.chunkBytes ?? 4 << 20 });
+      // the encoder stops the window early when its requests (about the size of their replies) pass a quarter of it
+      const enc = encodePfkey(next, Math.min(end, next + this.#window), { seqBase, pid: this.pid, maxBytes: opts.chunkBytes ?? Math.max(4096, (this.#window * REPLY_TRUESIZE) >> 2) });
       if (enc.consumed === 0) throw new Error('encoder made no progress');
-      const count = enc.messages.length;
+      const count = enc.lengths.length;
       takeSeq(count);
       if (count > 0) {
-        const errors = new Map<number, number>();
-        const done = new Promise<void>((resolve, reject) => { this.#win = { base: seqBase, count, left: count, errors, resolve, reject }; });
+        const w: Window = { base: seqBase, count, left: count, errno: new Uint8Array(count), seen: new Uint8Array(count), resolve: () => {}, reject: () => {} };
+        let failed: Error | null = null;
+        w.reject = (e) => { failed = e; };
+        this.#win = w;
         this.#arm();
-        this.#send(enc.messages);
-        await done;
-        for (const [k, errno] of errors) {
+        this.#sendPacked(enc.bytes, enc.lengths);
+        // af_key handles each request inside sendmsg and queues its reply there and then: read them all at once
+        this.#drain();
+        if (failed) throw failed;
+        if (w.left > 0) {
+          // not all there (a reply af_key could not queue, or a socket error): wait for the rest, under the watchdog
+          await new Promise<void>((resolve, reject) => {
+            w.resolve = resolve; w.reject = reject;
+            if (failed) reject(failed);
+          });
+        }
+        this.#idle();
+        // one turn of the event loop per window, so other sockets (a -x spy, an agent's watchers) are read while a
+        // long batch runs, as when replies were awaited
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        for (let k = 0; k < count; k++) {
+          const errno = w.errno[k]!;
           if (errno !== 0) failures.push({ record: enc.recordOfMessage[k]!, error: new KernelError(errno, TYPE_NAMES[enc.messages[k]![MSG_TYPE]!] ?? 'request', seqBase + k) });
         }
       }

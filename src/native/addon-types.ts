@@ -37,6 +37,10 @@ export interface RawNativeSocket {
   stop(): void;
   /** timeoutMs < 0 waits forever. */
   recvSync(timeoutMs: number): Buffer[];
+  /** Datagrams back to back in one buffer (lengths[i] bytes each); one sendmmsg(2) per 1024; count sent. */
+  sendPacked(buf: Uint8Array, lengths: Uint32Array): number;
+  /** Queued datagrams now (no wait), up to about maxBytes, in one buffer: [bytes, lengths]. */
+  recvPacked(maxBytes: number): [Buffer, Uint32Array];
   ref(): void;
   unref(): void;
   close(): void;

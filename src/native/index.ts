@@ -61,6 +61,12 @@ export interface RawSocket {
   /** One datagram per buffer (PF_KEY), via sendmmsg(2). Returns the count sent; an error thrown after a
    *  partial send carries `sent`. */
   sendEach(bufs: readonly Uint8Array[]): number;
+  /** sendEach for datagrams that lie back to back in one buffer (lengths[i] bytes each): no Buffer per datagram. */
+  sendPacked(buf: Uint8Array, lengths: Uint32Array): number;
+  /** Without waiting, the datagrams queued now (until EAGAIN or about maxBytes, default 64 MiB) in ONE buffer,
+   *  back to back, with their lengths; empty when none is queued. Errors as recvSync. For replies a kernel
+   *  queues inside our own send (af_key answers in sendmsg's context): no Buffer and no callback per reply. */
+  recvPacked(maxBytes?: number): { bytes: Buffer; lengths: Uint32Array };
   /** Starts (or re-targets) the receive loop: onData gets each tick's datagrams (at most 256 or 8 MiB), in
    *  order, one exactly-sized Buffer each; onError gets receive errors (ENOBUFS: the kernel dropped
    *  messages; EMSGSIZE: a datagram over 1 MiB was dropped) and polling goes on. */
@@ -191,6 +197,20 @@ class NativeSocket implements RawSocket {
     if (!Array.isArray(bufs)) throw new TypeError('sendEach: bufs must be an array of Buffers');
     bufs.forEach((b, i) => checkBytes(b, `sendEach: bufs[${i}]`));
     return this.raw.sendEach(bufs);
+  }
+
+  sendPacked(buf: Uint8Array, lengths: Uint32Array): number {
+    checkBytes(buf, 'sendPacked: buf');
+    if (!(lengths instanceof Uint32Array)) throw new TypeError('sendPacked: lengths must be a Uint32Array');
+    let total = 0;
+    for (let i = 0; i < lengths.length; i++) total += lengths[i]!;
+    if (total > buf.length) throw new RangeError(`sendPacked: lengths add up to ${total} bytes, the buffer has ${buf.length}`);
+    return this.raw.sendPacked(buf, lengths);
+  }
+
+  recvPacked(maxBytes?: number): { bytes: Buffer; lengths: Uint32Array } {
+    const [bytes, lengths] = this.raw.recvPacked(maxBytes === undefined ? 64 << 20 : checkInt(maxBytes, 'maxBytes', 1, INT32_MAX));
+    return { bytes, lengths };
   }
 
   start(onData: (datagrams: Buffer[]) => void, onError: (err: NativeError) => void): void {

@@ -29,8 +29,11 @@ export interface PfkeyEncodeOptions {
 
 export interface PfkeyEncodeResult {
   consumed: number;
-  /** One Buffer per message (views into one copy of the output). */
-  messages: Buffer[];
+  /** The messages back to back (one copy of the encoder's output) and the length of each. */
+  bytes: Buffer;
+  lengths: Uint32Array;
+  /** One Buffer per message (views into `bytes`), made on first use: bulk sends use bytes + lengths. */
+  readonly messages: Buffer[];
   recordOfMessage: Uint32Array;
 }
 
@@ -41,17 +44,28 @@ export function encodePfkey(first: number, end: number, opts: PfkeyEncodeOptions
   const consumed = fns.pfkeyEncode(first >>> 0, end >>> 0, (opts.seqBase ?? 0) >>> 0, (opts.pid ?? 0) >>> 0,
     opts.noNatOa ? PENC_NO_OA : 0, (opts.maxBytes ?? 0x7fffffff) >>> 0) >>> 0;
   const bytes = w.copy(REGION_OUTPUT);
-  const map = w.copy(REGION_MAP);
-  const recordOfMessage = new Uint32Array(map.length >>> 2);
-  for (let i = 0; i < recordOfMessage.length; i++) recordOfMessage[i] = map.readUInt32LE(i * 4);
-  const messages: Buffer[] = [];
-  for (let off = 0; off + MSG_SIZE <= bytes.length;) {
+  // the map region holds one u32 per message; a fresh ArrayBuffer (slice) is aligned for the typed view
+  const map = w.view(REGION_MAP);
+  const recordOfMessage = new Uint32Array(map.slice().buffer, 0, map.length >>> 2);
+  const lengths = new Uint32Array(recordOfMessage.length);
+  let n = 0;
+  for (let off = 0; off + MSG_SIZE <= bytes.length && n < lengths.length;) {
     const len = bytes.readUInt16LE(off + MSG_LEN) * PFKEY_UNIT;
     if (len < MSG_SIZE || off + len > bytes.length) break;
-    messages.push(bytes.subarray(off, off + len));
+    lengths[n++] = len;
     off += len;
   }
-  return { consumed, messages, recordOfMessage };
+  let messages: Buffer[] | null = null;
+  return {
+    consumed, bytes, lengths: n === lengths.length ? lengths : lengths.subarray(0, n), recordOfMessage,
+    get messages(): Buffer[] {
+      if (!messages) {
+        messages = [];
+        for (let k = 0, off = 0; k < n; off += lengths[k++]!) messages.push(bytes.subarray(off, off + lengths[k]!));
+      }
+      return messages;
+    },
+  };
 }
 
 /** A header-only message (SADB_REGISTER, SADB_X_PROMISC, SADB_FLUSH, SADB_DUMP, ...). */

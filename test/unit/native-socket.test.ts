@@ -141,6 +141,27 @@ test('sendEach sends one datagram per buffer and returns the count', () => {
   }
 });
 
+test('sendPacked sends the datagrams of one buffer by their lengths; recvPacked returns the queued replies in one buffer', () => {
+  const s = openNetlinkXfrm();
+  try {
+    assert.equal(s.recvPacked().lengths.length, 0, 'nothing queued: empty, without waiting');
+    const bytes = Buffer.concat([nlmsg(NLMSG_NOOP, 5, 20), nlmsg(NLMSG_NOOP, 5, 21), nlmsg(NLMSG_NOOP, 5, 22)]);
+    assert.is(s.sendPacked(bytes, new Uint32Array([16, 16, 16])), 3);
+    assert.is(s.sendPacked(bytes, new Uint32Array(0)), 0);
+    // netlink acks a control message inside sendmsg: all three replies are queued when it returns
+    const r = s.recvPacked();
+    assert.is(r.lengths.length, 3);
+    const parts: Buffer[] = [];
+    for (let k = 0, off = 0; k < r.lengths.length; off += r.lengths[k++]!) parts.push(r.bytes.subarray(off, off + r.lengths[k]!));
+    assert.is(r.bytes.length, parts.reduce((a, p) => a + p.length, 0));
+    assert.equal(acks(parts).map((a) => [a.seq, a.error]), [[20, 0], [21, 0], [22, 0]]);
+    assert.throws(() => s.sendPacked(bytes, new Uint32Array([16, 16, 17])), RangeError);
+    assert.throws(() => s.sendPacked(bytes, [16] as unknown as Uint32Array), TypeError);
+  } finally {
+    s.close();
+  }
+});
+
 test('recvSync returns an empty batch when nothing arrives before the timeout', () => {
   const s = openNetlinkXfrm();
   try {
