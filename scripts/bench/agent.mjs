@@ -6,9 +6,11 @@
 //      from this process at a fixed rate through XFRM netlink; latency = arrival of the Watch event − send time;
 //   3. fan-out: 100 subscribers of one agent at 1k events/s: every delivery's latency, losses and gaps.
 // The sender is scripts/bench/agent-events-gen.mjs. Exports benchAgent(ctx); scripts/bench/run.mjs calls it. `node scripts/bench/agent.mjs` runs it alone.
+// Diagnosis: KF_BENCH_DEBUG=1 prints the send → agent hop and the worst latency per 100 ms of sending;
+// KF_BENCH_AGENT_NODE_ARGS='--trace-gc' KF_AGENT_LOG=FILE puts the agent's GC trace (its stdout) in FILE.
 import { spawn, spawnSync } from 'node:child_process';
 import { setMaxListeners } from 'node:events';
-import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -46,7 +48,7 @@ async function startAgentProcess(root, f, ns, extra = {}) {
   const proc = spawn(process.execPath, [...nodeArgs, path.join(root, 'bin/keyfleet'), 'agent', '--config', cfg], { stdio: ['ignore', 'pipe', 'inherit'] });
   const address = await new Promise((resolve, reject) => {
     let out = '';
-    proc.stdout.on('data', (d) => { out += d; const m = /listening on (\S+)/.exec(out); if (m) resolve(m[1]); });
+    proc.stdout.on('data', (d) => { if (process.env.KF_AGENT_LOG) appendFileSync(process.env.KF_AGENT_LOG, d); out += d; const m = /listening on (\S+)/.exec(out); if (m) resolve(m[1]); });
     proc.on('exit', (c) => reject(new Error(`agent exited ${c}`)));
   });
   return { proc, address, pid: proc.pid, stop: () => new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); }) };
@@ -185,6 +187,12 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
       const lat = [];
       const toAgent = [];
       for (const [k, t, ta] of arrivals) { const s0 = sentAt.get(k); if (s0 !== undefined) { lat.push(t - s0); toAgent.push(ta - s0); } }
+      if (process.env.KF_BENCH_DEBUG) {
+        const t00 = Math.min(...gen.sent.map((x) => x[1]));
+        const buckets = new Map();
+        for (const [k, t] of arrivals) { const s0 = sentAt.get(k); if (s0 === undefined) continue; const b = Math.floor((s0 - t00) / 100); buckets.set(b, Math.max(buckets.get(b) ?? 0, t - s0)); }
+        console.log('  debug: max latency per 100 ms: ' + [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([b, v]) => `${b}:${v.toFixed(0)}`).join(' '));
+      }
       if (process.env.KF_BENCH_DEBUG) console.log(`  debug: send → agent p50 ${pct(toAgent, 50).toFixed(1)} p99 ${pct(toAgent, 99).toFixed(1)} ms (agent clock in whole ms)`);
       return { p50: pct(lat, 50), p99: pct(lat, 99), max: lat.reduce((a, b) => (b > a ? b : a), 0), delivered: state.got, want, gaps: state.gaps, rate: gen.sent.length / gen.elapsed };
     };

@@ -15,6 +15,7 @@ import { encodedEvent, frameWatchResponse, toWatch } from '../../src/agent/watch
 import { entryOf } from '../../src/agent/entries.js';
 import { writeRecord, readRecord } from '../../src/wasm/records.js';
 import { markRecords, restoreRecords } from '../../src/kernel/xfrm.js';
+import { encodeXfrm } from '../../src/wasm/xfrm-codec.js';
 import { EventType, WatchResponse } from '../../src/gen/keyfleet/v1/agent.pb.js';
 import { OP_SA_ADD } from '../../asm/shared/layout.js';
 
@@ -93,6 +94,34 @@ test('subscribing with since_sequence replays the window, with a GAP when it sta
   const old = hub.subscribe({ onReady: () => undefined, types: null }, 1n);
   const got = drain(hub, old);
   assert.equal(got.map((e) => [e.type, e.sequence, e.lost]), [[EventType.EVENT_TYPE_GAP, 3n, 2n], [EventType.EVENT_TYPE_NEW_POLICY, 4n, 0n], [EventType.EVENT_TYPE_NEW_POLICY, 5n, 0n], [EventType.EVENT_TYPE_NEW_POLICY, 6n, 0n]]);
+});
+
+/** A kernel-format XFRM_MSG_NEWPOLICY for selector source 10.9.0.k (what the hub receives as a notification). */
+function policyMessage(k: number): Buffer {
+  const mark = markRecords();
+  try {
+    const i = writeRecord({ kind: 16, family: 2, dir: 1, sel: { saddr: `10.9.0.${k}`, daddr: '192.0.2.1', prefixlenS: 32, prefixlenD: 32, family: 2 } });
+    return Buffer.from(encodeXfrm(i, i + 1).bytes);
+  } finally { restoreRecords(mark); }
+}
+
+test('the window keeps kernel messages in a byte ring: the oldest go when it is full, resumed events decode from it', () => {
+  const msgs = Array.from({ length: 9 }, (_, k) => policyMessage(k + 1));
+  const size = msgs[0]!.length;
+  // Room for 3 messages (and 5 events): the ring wraps twice over 9 publishes.
+  const hub = new EventHub({ window: 5, windowBytes: size * 3 + size / 2 });
+  for (const m of msgs) hub.ingest([m]);
+  const got = drain(hub, hub.subscribe({ onReady: () => undefined, types: null }, 1n));
+  assert.equal(got.map((e) => [e.type, e.sequence, e.lost]), [
+    [EventType.EVENT_TYPE_GAP, 6n, 5n], [EventType.EVENT_TYPE_NEW_POLICY, 7n, 0n], [EventType.EVENT_TYPE_NEW_POLICY, 8n, 0n],
+    [EventType.EVENT_TYPE_NEW_POLICY, 9n, 0n],
+  ]);
+  assert.equal(got.slice(1).map((e) => entryOfEvent(e)?.redacted.src), ['10.9.0.7/32', '10.9.0.8/32', '10.9.0.9/32']);
+  // Events without kernel bytes (a GAP from ENOBUFS) take a slot but no bytes.
+  hub.publish({ type: EventType.EVENT_TYPE_GAP, messageType: 0, entry: null, lost: 0n });
+  const again = drain(hub, hub.subscribe({ onReady: () => undefined, types: null }, 7n));
+  assert.equal(again.map((e) => [e.type, e.sequence]), [[EventType.EVENT_TYPE_NEW_POLICY, 8n], [EventType.EVENT_TYPE_NEW_POLICY, 9n], [EventType.EVENT_TYPE_GAP, 10n]]);
+  assert.equal(entryOfEvent(again[1]!)?.redacted.src, '10.9.0.9/32');
 });
 
 test('kernel ENOBUFS on the subscription becomes a GAP event for every subscriber', () => {
