@@ -198,10 +198,11 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
     };
     console.log('\nagent: event latency kernel → remote subscriber (Watch over mTLS; ms from the send of the policy add)');
     const seconds = quick ? 1 : 3;
+    const oneSeconds = quick ? 1 : 10; // the latency goal is about steady state: 100,000 events
     await measure('warm-up (not recorded)', 2, 2000, 1); // JIT-compiles the agent's event path
-    const one = await measure('1 subscriber at 10k events/s', 1, rate, seconds);
+    const one = await measure('1 subscriber at 10k events/s', 1, rate, oneSeconds);
     record('agent-events', 'latency, 1 subscriber, 10k events/s', one.want, [one.p99], { unit: 'ms', p50: one.p50, p99: one.p99, max: one.max, delivered: one.delivered, gaps: one.gaps, achievedRate: one.rate, goal: 'p99 ≤ 5 ms' });
-    console.log(`  1 subscriber, ${Math.round(one.rate)} events/s for ${seconds} s: p50 ${one.p50.toFixed(2)} ms, p99 ${one.p99.toFixed(2)} ms, max ${one.max.toFixed(1)} ms; delivered ${one.delivered}/${one.want}, gaps ${one.gaps}  (goal p99 ≤ 5 ms)`);
+    console.log(`  1 subscriber, ${Math.round(one.rate)} events/s for ${oneSeconds} s: p50 ${one.p50.toFixed(2)} ms, p99 ${one.p99.toFixed(2)} ms, max ${one.max.toFixed(1)} ms; delivered ${one.delivered}/${one.want}, gaps ${one.gaps}  (goal p99 ≤ 5 ms)`);
     await new Promise((r) => setTimeout(r, 500));
     for (const fanRate of [100, 1000]) {
       await new Promise((r) => setTimeout(r, 500));
