@@ -29,7 +29,7 @@ test('acquires for ESP and AH policies print as SADB_ACQUIRE: satype, addresses,
       const r = sh(['ip', '-n', ns, ...c.split(' ')]);
       assert.is(r.code, 0, `${c}: ${r.err}`);
     }
-    for (let i = 0; i < 100 && !/version=2 type=14 /.test(out); i++) {
+    for (let i = 0; i < 100 && !/version=2 type=13 /.test(out); i++) {
       sh(['ip', '-n', ns, 'xfrm', 'policy', 'update', 'src', '10.99.0.1', 'dst', '10.99.0.2', 'dir', 'fwd']);
       await sleep(100);
     }
