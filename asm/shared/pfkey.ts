@@ -174,6 +174,32 @@ export const ALGD_MINBITS = 2;
 export const ALGD_MAXBITS = 4;
 export const ALGD_SIZE = 8;
 
+// struct sadb_prop { __u16 len; __u16 exttype; __u8 sadb_prop_replay; __u8 sadb_prop_reserved[3]; } + struct sadb_comb[]
+export const PROP_REPLAY = 4;
+export const PROP_SIZE = 8;
+// struct sadb_comb { __u8 sadb_comb_auth; __u8 sadb_comb_encrypt; __u16 sadb_comb_flags; __u16 sadb_comb_auth_minbits;
+//   __u16 sadb_comb_auth_maxbits; __u16 sadb_comb_encrypt_minbits; __u16 sadb_comb_encrypt_maxbits;
+//   __u32 sadb_comb_reserved; __u32 sadb_comb_soft_allocations; __u32 sadb_comb_hard_allocations;
+//   __u64 sadb_comb_soft_bytes; __u64 sadb_comb_hard_bytes; __u64 sadb_comb_soft_addtime;
+//   __u64 sadb_comb_hard_addtime; __u64 sadb_comb_soft_usetime; __u64 sadb_comb_hard_usetime; }
+export const COMB_AUTH = 0;
+export const COMB_ENCRYPT = 1;
+export const COMB_FLAGS = 2;
+export const COMB_AUTH_MINBITS = 4;
+export const COMB_AUTH_MAXBITS = 6;
+export const COMB_ENCRYPT_MINBITS = 8;
+export const COMB_ENCRYPT_MAXBITS = 10;
+export const COMB_RESERVED = 12;
+export const COMB_SOFT_ALLOCATIONS = 16;
+export const COMB_HARD_ALLOCATIONS = 20;
+export const COMB_SOFT_BYTES = 24;
+export const COMB_HARD_BYTES = 32;
+export const COMB_SOFT_ADDTIME = 40;
+export const COMB_HARD_ADDTIME = 48;
+export const COMB_SOFT_USETIME = 56;
+export const COMB_HARD_USETIME = 64;
+export const COMB_SIZE = 72;
+
 // struct sadb_spirange { __u16 len; __u16 exttype; __u32 sadb_spirange_min; __u32 sadb_spirange_max;
 //   __u32 sadb_spirange_reserved; }
 export const SPIRANGE_MIN = 4;

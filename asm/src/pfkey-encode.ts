@@ -7,7 +7,7 @@ import {
   REGION_RECORDS, REGION_BLOB, REGION_OUTPUT, REGION_MAP, REC_SIZE,
   R_KIND, R_FAMILY, R_DIR, R_ACTION, R_FLAGS, R_SEL, SEL_DADDR, SEL_SADDR, SEL_DPORT, SEL_SPORT, SEL_FAMILY,
   SEL_PREFIXLEN_D, SEL_PREFIXLEN_S, SEL_PROTO, R_DADDR, R_SADDR, R_SPI, R_PROTO, R_MODE, R_REQID, R_PRIORITY,
-  R_INDEX, R_LFT, LFT_SOFT_BYTE, LFT_HARD_BYTE, LFT_SOFT_ADD, LFT_HARD_ADD, R_ALG_AUTH, R_ALG_ENC, R_ALG_COMP,
+  R_INDEX, R_LFT, R_SEQ, LFT_SOFT_BYTE, LFT_HARD_BYTE, LFT_SOFT_ADD, LFT_HARD_ADD, R_ALG_AUTH, R_ALG_ENC, R_ALG_COMP,
   ALG_NAME_LEN, ALG_KEY_OFF, ALG_KEY_BITS, R_ENCAP_TYPE, R_ENCAP_SPORT, R_ENCAP_DPORT, R_ENCAP_OA, R_CTX_DOI,
   R_CTX_ALG, R_CTX_OFF, R_CTX_LEN, R_TMPL_OFF, R_TMPL_COUNT, R_SPI_MIN, R_SPI_MAX, R_AUX, R_AUX2, R_SATYPE,
   R_SADB_MODE, R_SADB_FLAGS, R_SADB_SPORT, R_SADB_DPORT, R_SADB_AALG, R_SADB_EALG, RF_HAS_ENCAP, RF_HAS_CTX, RF_SETKEY, RF_HAS_LFT,
@@ -22,10 +22,10 @@ import {
   XFRM_MSG_NEWSA as XFRM_EV_NEWSA, XFRM_MSG_UPDSA as XFRM_EV_UPDSA, XFRM_MSG_DELSA as XFRM_EV_DELSA,
   XFRM_MSG_EXPIRE as XFRM_EV_EXPIRE, XFRM_MSG_FLUSHSA as XFRM_EV_FLUSHSA, XFRM_MSG_NEWPOLICY as XFRM_EV_NEWPOLICY,
   XFRM_MSG_UPDPOLICY as XFRM_EV_UPDPOLICY, XFRM_MSG_DELPOLICY as XFRM_EV_DELPOLICY,
-  XFRM_MSG_FLUSHPOLICY as XFRM_EV_FLUSHPOLICY,
+  XFRM_MSG_FLUSHPOLICY as XFRM_EV_FLUSHPOLICY, XFRM_MSG_ACQUIRE as XFRM_EV_ACQUIRE,
 } from "../shared/xfrm";
 import { SKX_LFT_HARD, SKX_LFT_SOFT, SKX_KEY_AUTH, SKX_KEY_ENC, SKX_NATT_OA } from "../shared/setkey-diag";
-import { ALG_KIND_AUTH, ALG_KIND_ENC, ALG_KIND_COMP } from "../shared/algorithms";
+import { ALG_KIND_AUTH, ALG_KIND_ENC, ALG_KIND_COMP, KALG_KIND, KALG_ID, KALG_MINBITS, KALG_MAXBITS } from "../shared/algorithms";
 import {
   PF_KEY_V2, PFKEY_UNIT, SADB_GETSPI, SADB_UPDATE, SADB_ADD, SADB_DELETE, SADB_GET, SADB_FLUSH, SADB_DUMP,
   SADB_X_SPDUPDATE, SADB_X_SPDADD, SADB_X_SPDDELETE, SADB_X_SPDGET, SADB_X_SPDDUMP, SADB_X_SPDFLUSH,
@@ -40,7 +40,9 @@ import {
   SIN_FAMILY, SIN_PORT, SIN_ADDR, SIN_SIZE, SIN6_ADDR, SIN6_SIZE, KEY_BITS, KEY_SIZE, SPIRANGE_MIN,
   SPIRANGE_MAX, SPIRANGE_SIZE, SA2_MODE, SA2_REQID, SA2_SIZE, POL_TYPE, POL_DIR, POL_ID, POL_PRIORITY, POL_SIZE,
   IRQ_LEN, IRQ_PROTO, IRQ_MODE, IRQ_LEVEL, IRQ_REQID, IRQ_SIZE, NATT_TYPE, NATT_TYPE_SIZE, NATT_PORT,
-  NATT_PORT_SIZE, SECCTX_ALG, SECCTX_DOI, SECCTX_LEN, SECCTX_SIZE, PENC_NO_OA,
+  NATT_PORT_SIZE, SECCTX_ALG, SECCTX_DOI, SECCTX_LEN, SECCTX_SIZE, PENC_NO_OA, SADB_ACQUIRE, SADB_EXT_PROPOSAL,
+  PROP_REPLAY, PROP_SIZE, COMB_AUTH, COMB_ENCRYPT, COMB_AUTH_MINBITS, COMB_AUTH_MAXBITS, COMB_ENCRYPT_MINBITS,
+  COMB_ENCRYPT_MAXBITS, COMB_SOFT_ADDTIME, COMB_HARD_ADDTIME, COMB_SOFT_USETIME, COMB_HARD_USETIME, COMB_SIZE,
 } from "../shared/pfkey";
 import { resetRegion, reserve, commit, regionPtr, regionLen, at, append } from "./arena";
 import { pfkeyAlgId } from "./setkey-format";
@@ -540,14 +542,89 @@ function composePolicy(rec: usize, m: usize, type: u32, seq: u32, pid: u32, refc
   return <u32>(cur - m);
 }
 
+/** aalg_tmpl_set / ealg_tmpl_set: the template's algorithm bitmap (u32: ids >= 32 are never set). */
+function tmplHas(bits: u32, id: u32): bool { return id < 32 && ((bits >>> id) & 1) != 0; }
+/** One struct sadb_comb of dump_ah_combs / dump_esp_combs (a = auth KALG index, e = enc KALG index or -1). */
+function comb(p: usize, a: i32, e: i32): void {
+  const c = cur;
+  cur += COMB_SIZE;
+  store<u16>(p + EXT_LEN, <u16>(<u32>load<u16>(p + EXT_LEN) + COMB_SIZE / PFKEY_UNIT));
+  store<u8>(c + COMB_AUTH, <u8>unchecked(KALG_ID[a]));
+  store<u16>(c + COMB_AUTH_MINBITS, <u16>unchecked(KALG_MINBITS[a]));
+  store<u16>(c + COMB_AUTH_MAXBITS, <u16>unchecked(KALG_MAXBITS[a]));
+  if (e >= 0) {
+    store<u8>(c + COMB_ENCRYPT, <u8>unchecked(KALG_ID[e]));
+    store<u16>(c + COMB_ENCRYPT_MINBITS, <u16>unchecked(KALG_MINBITS[e]));
+    store<u16>(c + COMB_ENCRYPT_MAXBITS, <u16>unchecked(KALG_MAXBITS[e]));
+  }
+  store<u64>(c + COMB_HARD_ADDTIME, 24 * 60 * 60);
+  store<u64>(c + COMB_SOFT_ADDTIME, 20 * 60 * 60);
+  store<u64>(c + COMB_HARD_USETIME, 8 * 60 * 60);
+  store<u64>(c + COMB_SOFT_USETIME, 7 * 60 * 60);
+}
+/**
+ * SADB_EXT_PROPOSAL as dump_ah_combs / dump_esp_combs build it: one sadb_comb per algorithm (ESP: per encryption ×
+ * authentication pair, encryption outer) that the template allows and af_key marks available. KALG lists the
+ * pfkey_supported entries of xfrm_algo.c in the kernel's table order, so walking it is walking xfrm_[ae]alg_get_byidx;
+ * avail: bit i = KALG entry i is available (decided by the caller: src/wasm/pfkey-codec.ts).
+ */
+function proposal(esp: bool, aalgos: u32, ealgos: u32, avail: u32): void {
+  const p = ext(SADB_EXT_PROPOSAL, PROP_SIZE);
+  store<u8>(p + PROP_REPLAY, 32);
+  const n = KALG_ID.length;
+  if (!esp) {
+    for (let a = 0; a < n; a++) if (offered(a, ALG_KIND_AUTH, aalgos, avail)) comb(p, a, -1);
+    return;
+  }
+  // the inner loop starts at aalg index 1 (digest_null, whose id 251 no u32 bitmap can hold anyway)
+  for (let e = 0; e < n; e++) {
+    if (!offered(e, ALG_KIND_ENC, ealgos, avail)) continue;
+    for (let a = 0; a < n; a++) if (offered(a, ALG_KIND_AUTH, aalgos, avail)) comb(p, a, e);
+  }
+}
+function offered(i: i32, kind: i32, bits: u32, avail: u32): bool {
+  return unchecked(KALG_KIND[i]) == kind && ((avail >>> <u32>i) & 1) != 0 && tmplHas(bits, <u32>unchecked(KALG_ID[i]));
+}
+
+/**
+ * pfkey_send_acquire(x, t, xp) from an XFRM_MSG_ACQUIRE record (xfrm_user's build_acquire of the same larval state):
+ * src = x->props.saddr, dst = x->id.daddr, the policy's index and priority (dir always OUTBOUND, type IPSEC), the
+ * proposal from t's aalgos/ealgos, the state's security context. seq: the acquire's XFRM seq (af_key numbers its
+ * own acquires from a counter of its own, which XFRM does not expose).
+ */
+function composeAcquire(rec: usize, m: usize, avail: u32): u32 {
+  const proto = <u32>load<u8>(rec + R_PROTO);
+  // x->props.family is the template's (tunnel templates may change family); the packet's when none matches
+  let fam = <u32>load<u8>(rec + R_FAMILY);
+  const n = load<u32>(rec + R_TMPL_COUNT), toff = load<u32>(rec + R_TMPL_OFF);
+  if (n > 0 && inBlob(toff, n * TMPL_SIZE)) {
+    for (let i: u32 = 0; i < n; i++) {
+      const t = blob + toff + i * TMPL_SIZE;
+      if (<u32>load<u8>(t + T_PROTO) == proto && load<u16>(t + T_FAMILY) != 0) { fam = <u32>load<u16>(t + T_FAMILY); break; }
+    }
+  }
+  beginMsg(m, SADB_ACQUIRE, satypeOfProto(proto), load<u32>(rec + R_SEQ), 0);
+  kaddress(SADB_EXT_ADDRESS_SRC, fam, rec + R_SADDR, 0, 0, fullPrefix(fam));
+  kaddress(SADB_EXT_ADDRESS_DST, fam, rec + R_DADDR, 0, 0, fullPrefix(fam));
+  const p = ext(SADB_X_EXT_POLICY, POL_SIZE);
+  store<u16>(p + POL_TYPE, <u16>IPSEC_POLICY_IPSEC);
+  store<u8>(p + POL_DIR, 2); // XFRM_POLICY_OUT + 1
+  store<u32>(p + POL_ID, load<u32>(rec + R_INDEX));
+  store<u32>(p + POL_PRIORITY, load<u32>(rec + R_PRIORITY));
+  if (proto == IPPROTO_AH || proto == IPPROTO_ESP) proposal(proto == IPPROTO_ESP, load<u32>(rec + R_AUX), load<u32>(rec + R_AUX2), avail);
+  if ((load<u32>(rec + R_FLAGS) & RF_HAS_CTX) != 0) ksecctx(rec);
+  return endMsg(m);
+}
+
 /**
  * For records [first, end) decoded from XFRM netlink notifications (R_MSGTYPE = the XFRM_MSG_* event), the
  * messages af_key broadcasts for the same changes, one per record that has one, in REGION_OUTPUT; REGION_MAP gets
  * (record index, bytes) per message.
  * refcnt: what to put in a policy message's sadb_msg_reserved (af_key's refcount, which XFRM does not report).
+ * avail: the algorithms an SADB_ACQUIRE's proposal may name (bit i = KALG entry i; see proposal()).
  * Returns how many messages were made.
  */
-export function pfkeyComposeEvents(first: u32, end: u32, refcnt: u32): u32 {
+export function pfkeyComposeEvents(first: u32, end: u32, refcnt: u32, avail: u32): u32 {
   resetRegion(REGION_OUTPUT);
   resetRegion(REGION_MAP);
   const nrec = regionLen(REGION_RECORDS) / REC_SIZE;
@@ -559,7 +636,7 @@ export function pfkeyComposeEvents(first: u32, end: u32, refcnt: u32): u32 {
     const rec = at(REGION_RECORDS, i * REC_SIZE);
     const ev = <u32>load<u16>(rec + R_MSGTYPE);
     const seq = load<u32>(rec + R_NLSEQ), pid = load<u32>(rec + R_NLPID);
-    const b = bound(rec) + 512;
+    const b = bound(rec) + 512 + (ev == XFRM_EV_ACQUIRE ? <u32>(KALG_ID.length * KALG_ID.length) * COMB_SIZE : 0);
     const m = reserve(REGION_OUTPUT, b);
     memory.fill(m, 0, b);
     let len: u32 = 0;
@@ -578,6 +655,7 @@ export function pfkeyComposeEvents(first: u32, end: u32, refcnt: u32): u32 {
     else if (ev == XFRM_EV_UPDPOLICY) len = composePolicy(rec, m, SADB_X_SPDUPDATE, seq, pid, refcnt);
     else if (ev == XFRM_EV_DELPOLICY) len = composePolicy(rec, m, SADB_X_SPDDELETE, seq, pid, refcnt);
     else if (ev == XFRM_EV_FLUSHPOLICY) len = bare(m, SADB_X_SPDFLUSH, 0, seq, pid);
+    else if (ev == XFRM_EV_ACQUIRE) len = composeAcquire(rec, m, avail);
     if (len == 0) continue;
     commit(REGION_OUTPUT, len);
     // (record, bytes written): a policy message's sadb_msg_len can differ from what af_key wrote (see above)

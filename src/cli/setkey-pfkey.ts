@@ -7,7 +7,7 @@ import type { Sink } from './output.js';
 import { PfkeyKernel } from '../kernel/pfkey.js';
 import { decodePfkey, pfkeyMessages, composeXfrmEvents, type PfkeyHeader } from '../wasm/pfkey-codec.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
-import { openNetlinkXfrm, XFRMNLGRP_SA, XFRMNLGRP_POLICY, XFRMNLGRP_EXPIRE } from '../native/index.js';
+import { openNetlinkXfrm, XFRMNLGRP_SA, XFRMNLGRP_POLICY, XFRMNLGRP_EXPIRE, XFRMNLGRP_ACQUIRE } from '../native/index.js';
 import { kdebugSadb, setkeyHexdump } from '../wasm/pfkey-debug.js';
 import { formatSetkeySAs, formatSetkeySPs } from '../wasm/setkey-format.js';
 import { markRecords, restoreRecords } from '../kernel/xfrm.js';
@@ -16,8 +16,10 @@ import { wasm } from '../wasm/index.js';
 import { REGION_RECORDS, REC_SIZE, R_STATE } from '../../asm/shared/layout.js';
 import {
   SADB_GET, SADB_DUMP, SADB_DELETE, SADB_X_SPDDELETE, SADB_X_SPDGET, SADB_X_SPDDUMP, SADB_X_PROMISC, MSG_SIZE,
-  SADB_SASTATE_DEAD, SADB_EXPIRE,
+  SADB_SASTATE_DEAD, SADB_EXPIRE, SADB_ACQUIRE,
 } from '../../asm/shared/pfkey.js';
+import { KALG_NAME } from '../../asm/shared/algorithms.js';
+import { XFRM_MSG_ACQUIRE } from '../../asm/shared/xfrm.js';
 
 /** setkey.c fileproc(): it reads at most this much of a file (its rbuf). */
 const FILEPROC_MAX = 32 * 1024;
@@ -105,17 +107,17 @@ function printdate(xx: boolean): string {
  * What a promiscuous PF_KEY socket would receive for one datagram of XFRM notifications: af_key's broadcast of each
  * change (composed in wasm from the decoded records, asm/src/pfkey-encode.ts pfkeyComposeEvents), twice for those
  * af_key sends to every socket (a promiscuous socket gets BROADCAST_ALL messages once as promiscuous and once as a
- * socket), once for expiries (BROADCAST_REGISTERED).
+ * socket), once for expiries and acquires (BROADCAST_REGISTERED).
  */
-export function xfrmEventsAsPfkey(datagram: Buffer): Buffer[] {
+export function xfrmEventsAsPfkey(datagram: Buffer, avail: () => number = algAvailability): Buffer[] {
   const mark = markRecords();
   try {
     decodeXfrm(datagram, { append: true });
     const end = wasm().regionLen(REGION_RECORDS) / REC_SIZE;
     const out: Buffer[] = [];
-    for (const m of composeXfrmEvents(mark.records, end)) {
+    for (const m of composeXfrmEvents(mark.records, end, 1, hasAcquire(datagram) ? avail() : 0)) {
       out.push(m);
-      if (m[1] !== SADB_EXPIRE) out.push(m);
+      if (m[1] !== SADB_EXPIRE && m[1] !== SADB_ACQUIRE) out.push(m);
     }
     return out;
   } finally {
@@ -123,9 +125,41 @@ export function xfrmEventsAsPfkey(datagram: Buffer): Buffer[] {
   }
 }
 
+/** Whether a datagram of netlink messages holds an XFRM_MSG_ACQUIRE (struct nlmsghdr: u32 len, u16 type). */
+function hasAcquire(d: Buffer): boolean {
+  for (let off = 0; off + 16 <= d.length;) {
+    const len = d.readUInt32LE(off);
+    if (d.readUInt16LE(off + 4) === XFRM_MSG_ACQUIRE) return true;
+    if (len < 16) break;
+    off += (len + 3) & ~3;
+  }
+  return false;
+}
+
+/**
+ * Which algorithms af_key would offer in an SADB_ACQUIRE's proposal (bit i = KALG_NAME[i]). af_key offers those
+ * whose `available` bit is set in its xfrm_algo.c tables: set when the crypto API could instantiate the algorithm,
+ * at an SADB_REGISTER (xfrm_probe_algs) or when an SA named it. That bit is not visible from user space; what is
+ * visible is /proc/crypto, which lists every algorithm the crypto API has instantiated (the probe's and the SAs'
+ * included, as they stay registered). So: available = named in /proc/crypto. This equals af_key's view once
+ * something has registered (any IKE daemon on PF_KEY does, as setkey -f does); it can offer more than af_key when
+ * nothing ever probed but another user (dm-crypt, an XFRM-only SA) instantiated an algorithm.
+ */
+export function algAvailability(procCrypto?: string): number {
+  let text = procCrypto;
+  if (text === undefined) {
+    try { text = readFileSync('/proc/crypto', 'utf8'); } catch { return 0; }
+  }
+  const names = new Set<string>();
+  for (const m of text.matchAll(/^name\s*:\s*(\S+)\s*$/gm)) names.add(m[1] as string);
+  let bits = 0;
+  KALG_NAME.forEach((n, i) => { if (i < 32 && names.has(n)) bits |= 1 << i; });
+  return bits >>> 0;
+}
+
 /** -x on the xfrm backend: XFRM multicast (SA, policy, expire groups) printed as setkey -x prints af_key's. */
 async function xfrmPromisc(o: PromiscOptions): Promise<number> {
-  const sock = openNetlinkXfrm({ ...(o.netns ? { netns: o.netns } : {}), rcvbuf: 8 << 20, groups: [XFRMNLGRP_SA, XFRMNLGRP_POLICY, XFRMNLGRP_EXPIRE] });
+  const sock = openNetlinkXfrm({ ...(o.netns ? { netns: o.netns } : {}), rcvbuf: 8 << 20, groups: [XFRMNLGRP_SA, XFRMNLGRP_POLICY, XFRMNLGRP_EXPIRE, XFRMNLGRP_ACQUIRE] });
   sock.start((dgrams) => {
     for (const d of dgrams) for (const m of xfrmEventsAsPfkey(d)) o.out.write(promiscText(m, o));
     (o.out as Sink & { flush?: () => Promise<void> }).flush?.();

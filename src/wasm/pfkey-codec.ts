@@ -13,7 +13,7 @@ interface PfkeyExports {
   pfkeyEncodeBare(type: number, satype: number, seq: number, pid: number): number;
   pfkeyDecode(len: number, flags: number): number;
   pfkeyDecodeMalformed(): number;
-  pfkeyComposeEvents(first: number, end: number, refcnt: number): number;
+  pfkeyComposeEvents(first: number, end: number, refcnt: number, avail: number): number;
 }
 
 export interface PfkeyEncodeOptions {
@@ -156,11 +156,12 @@ export function maskVolatile(msg: Buffer): Buffer {
 /**
  * The PF_KEY messages af_key broadcasts for the changes that records [first, end) were decoded from (XFRM netlink
  * notifications: R_MSGTYPE is the event). refcnt stands in for af_key's policy refcount (sadb_msg_reserved of
- * policy messages), which XFRM does not report: 1, as a policy at rest holds.
+ * policy messages), which XFRM does not report: 1, as a policy at rest holds. avail: which KALG entries an
+ * SADB_ACQUIRE's proposal may name (bit i = KALG_NAME[i]; see algAvailability in src/cli/setkey-pfkey.ts).
  */
-export function composeXfrmEvents(first: number, end: number, refcnt = 1): Buffer[] {
+export function composeXfrmEvents(first: number, end: number, refcnt = 1, avail = 0): Buffer[] {
   const w = wasm();
-  w.fns<PfkeyExports>().pfkeyComposeEvents(first >>> 0, end >>> 0, refcnt >>> 0);
+  w.fns<PfkeyExports>().pfkeyComposeEvents(first >>> 0, end >>> 0, refcnt >>> 0, avail >>> 0);
   const bytes = w.copy(REGION_OUTPUT);
   const map = w.copy(REGION_MAP);
   const out: Buffer[] = [];

@@ -87,14 +87,15 @@ function extension(out: Out, b: Buffer, e: number): boolean {
     case P.SADB_EXT_SENSITIVITY: case P.SADB_EXT_SPIRANGE: case P.SADB_X_EXT_KMPRIVATE:
       return true;
     case P.SADB_EXT_PROPOSAL: {
-      const n = Math.floor((u16(b, e + P.EXT_LEN) * P.PFKEY_UNIT - 8) / 72);
-      out(`sadb_prop{ replay=${u8(b, e + 4)}\n`);
-      for (let i = 0, c = e + 8; i < n; i++, c += 72) {
+      const n = Math.floor((u16(b, e + P.EXT_LEN) * P.PFKEY_UNIT - P.PROP_SIZE) / P.COMB_SIZE);
+      out(`sadb_prop{ replay=${u8(b, e + P.PROP_REPLAY)}\n`);
+      for (let i = 0, c = e + P.PROP_SIZE; i < n; i++, c += P.COMB_SIZE) {
         const q = (o: number): bigint => (c + o + 8 <= b.length ? b.readBigUInt64LE(c + o) : 0n);
-        out(`sadb_comb{ auth=${u8(b, c)} encrypt=${u8(b, c + 1)} flags=0x${u16(b, c + 2).toString(16).padStart(4, '0')} reserved=0x${hex8(u32(b, c + 12))}\n`);
-        out(`  auth_minbits=${u16(b, c + 4)} auth_maxbits=${u16(b, c + 6)} encrypt_minbits=${u16(b, c + 8)} encrypt_maxbits=${u16(b, c + 10)}\n`);
-        out(`  soft_alloc=${u32(b, c + 16)} hard_alloc=${u32(b, c + 20)} soft_bytes=${q(24)} hard_bytes=${q(32)}\n`);
-        out(`  soft_alloc=${q(40)} hard_alloc=${q(48)} soft_bytes=${q(56)} hard_bytes=${q(64)} }\n`);
+        out(`sadb_comb{ auth=${u8(b, c + P.COMB_AUTH)} encrypt=${u8(b, c + P.COMB_ENCRYPT)} flags=0x${u16(b, c + P.COMB_FLAGS).toString(16).padStart(4, '0')} reserved=0x${hex8(u32(b, c + P.COMB_RESERVED))}\n`);
+        out(`  auth_minbits=${u16(b, c + P.COMB_AUTH_MINBITS)} auth_maxbits=${u16(b, c + P.COMB_AUTH_MAXBITS)} encrypt_minbits=${u16(b, c + P.COMB_ENCRYPT_MINBITS)} encrypt_maxbits=${u16(b, c + P.COMB_ENCRYPT_MAXBITS)}\n`);
+        out(`  soft_alloc=${u32(b, c + P.COMB_SOFT_ALLOCATIONS)} hard_alloc=${u32(b, c + P.COMB_HARD_ALLOCATIONS)} soft_bytes=${q(P.COMB_SOFT_BYTES)} hard_bytes=${q(P.COMB_HARD_BYTES)}\n`);
+        // (sic) libipsec key_debug.c kdebug_sadb_prop prints the time fields under the allocation/bytes labels
+        out(`  soft_alloc=${q(P.COMB_SOFT_ADDTIME)} hard_alloc=${q(P.COMB_HARD_ADDTIME)} soft_bytes=${q(P.COMB_SOFT_USETIME)} hard_bytes=${q(P.COMB_HARD_USETIME)} }\n`);
       }
       out('}\n');
       return true;
