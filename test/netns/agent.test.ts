@@ -105,7 +105,9 @@ test('Watch delivers a policy added with `ip xfrm policy add`, with a sequence n
     const ac = new AbortController();
     try {
       const w = c.watch({}, ac.signal);
-      await w.ready;
+      // a second subscriber takes whole WatchResponses (`batches`): the same events, in the same order
+      const wb = c.watch({}, ac.signal);
+      await Promise.all([w.ready, wb.ready]);
       run('ip', ['-n', ns, 'xfrm', 'policy', 'add', 'src', '192.0.2.1', 'dst', '192.0.2.2', 'dir', 'out']);
       run('ip', ['-n', ns, 'xfrm', 'policy', 'delete', 'src', '192.0.2.1', 'dst', '192.0.2.2', 'dir', 'out']);
       const got: { seq: bigint; type: EventType; src?: string }[] = [];
@@ -115,6 +117,13 @@ test('Watch delivers a policy added with `ip xfrm policy add`, with a sequence n
       }
       assert.equal(got.map((g) => [g.type, g.src]), [[EventType.EVENT_TYPE_NEW_POLICY, '192.0.2.1/32'], [EventType.EVENT_TYPE_DELETE_POLICY, '192.0.2.1/32']]);
       assert.ok(got[1]!.seq > got[0]!.seq);
+      const batched: { seq: bigint; type: EventType; src?: string }[] = [];
+      for await (const batch of wb.batches) {
+        assert.ok(batch.length > 0, 'a WatchResponse carries at least one event');
+        for (const ev of batch) batched.push({ seq: ev.sequence, type: ev.type, ...(ev.entry ? { src: ev.entry.src } : {}) });
+        if (batched.length >= 2) break;
+      }
+      assert.equal(batched, got);
     } finally {
       ac.abort();
       c.close();
