@@ -38,4 +38,5 @@ while (done < total) {
   await new Promise((r) => setTimeout(r, 1));
 }
 kernel.close();
-process.stdout.write(JSON.stringify({ elapsed: (performance.now() - t0) / 1000, sent }));
+const u = process.cpuUsage();
+process.stdout.write(JSON.stringify({ elapsed: (performance.now() - t0) / 1000, cpu: (u.user + u.system) / 1e6, sent }));

@@ -54,6 +54,9 @@ async function startAgentProcess(root, f, ns, extra = {}) {
   return { proc, address, pid: proc.pid, stop: () => new Promise((r) => { proc.once('exit', r); proc.kill('SIGTERM'); }) };
 }
 
+/** CPU seconds (user + system) a process has used so far (/proc/PID/stat fields 14 and 15, in clock ticks of 1/100 s). */
+const cpuSeconds = (pid) => { const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) / 100; };
+
 /** Peak RSS of a process since the last reset (MiB); reset writes 5 to clear_refs (Linux ≥ 4.0). */
 const hwm = (pid) => Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
 const resetHwm = (pid) => writeFileSync(`/proc/${pid}/clear_refs`, '5');
@@ -188,6 +191,7 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
       await Promise.all(ready);
       const first = serial;
       serial += Math.round(rate * seconds);
+      const cpu0 = { agent: cpuSeconds(evAgent.pid), subscribers: cpuSeconds(process.pid) }, wall0 = performance.now();
       const gen = await new Promise((resolve, reject) => {
         const p = spawn(process.execPath, [path.join(here, 'agent-events-gen.mjs'), root, evNs, String(rate), String(seconds), String(first)], { stdio: ['ignore', 'pipe', 'inherit'] });
         let out = '';
@@ -195,6 +199,8 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
         p.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`generator exited ${code}`))));
       });
       const want = gen.sent.length * subs;
+      const wallS = (performance.now() - wall0) / 1000;
+      const cpu = { agent: (cpuSeconds(evAgent.pid) - cpu0.agent) / wallS, subscribers: (cpuSeconds(process.pid) - cpu0.subscribers) / wallS, sender: gen.cpu / gen.elapsed };
       const deadline = Date.now() + 15000;
       while (state.got + state.gaps < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       ac.abort();
@@ -211,6 +217,7 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
         for (const [k, t] of arrived) { const s0 = sentAt.get(k); if (s0 === undefined) continue; const b = Math.floor((s0 - t00) / 100); buckets.set(b, Math.max(buckets.get(b) ?? 0, t - s0)); }
         console.log('  debug: max latency per 100 ms: ' + [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([b, v]) => `${b}:${v.toFixed(0)}`).join(' '));
       }
+      if (process.env.KF_BENCH_DEBUG) console.log(`  debug: CPU while sending (cores): agent ${cpu.agent.toFixed(2)}, subscribers ${cpu.subscribers.toFixed(2)}, sender ${cpu.sender.toFixed(2)}`);
       if (process.env.KF_BENCH_DEBUG) console.log(`  debug: ${(state.got / Math.max(1, state.messages)).toFixed(1)} events per WatchResponse`);
       if (process.env.KF_BENCH_DEBUG) console.log(`  debug: send → agent p50 ${pct(toAgent, 50).toFixed(1)} p99 ${pct(toAgent, 99).toFixed(1)} ms (agent clock in whole ms)`);
       return { p50: pct(lat, 50), p99: pct(lat, 99), max: lat.reduce((a, b) => (b > a ? b : a), 0), delivered: state.got, want, gaps: state.gaps, rate: gen.sent.length / gen.elapsed };
