@@ -2,7 +2,7 @@
 // REGION_OUTPUT (each a whole number of 64-bit words, back to back) and its record index in REGION_MAP, built the
 // way ipsec-tools 0.8.2 builds them (src/setkey/parse.y setkeymsg0/_add/_addr/_spdaddr, setvarbuf;
 // src/libipsec/policy_parse.y init_x_policy/set_x_request; setkey.c sendkeyshort), extension after extension in
-// setkey's order, so that the bytes equal setkey's for the same statement apart from sadb_msg_seq/pid.
+// setkey's order, so that the bytes equal setkey's for the same statement apart from sadb_msg_pid and, outside SADB_ADD/UPDATE (seq 0 as setkey's), sadb_msg_seq.
 import {
   REGION_RECORDS, REGION_BLOB, REGION_OUTPUT, REGION_MAP, REC_SIZE,
   R_KIND, R_FAMILY, R_DIR, R_ACTION, R_FLAGS, R_SEL, SEL_DADDR, SEL_SADDR, SEL_DPORT, SEL_SPORT, SEL_FAMILY,
@@ -303,8 +303,10 @@ function bare(m: usize, type: u32, satype: u32, seq: u32, pid: u32): u32 {
 function encodeOne(rec: usize, m: usize, seq: u32, pid: u32, flags: u32): u32 {
   const kind = <u32>load<u8>(rec + R_KIND);
   switch (kind) {
-    case OP_SA_ADD: return encodeAdd(rec, m, SADB_ADD, seq, pid, flags);
-    case OP_SA_UPDATE: return encodeAdd(rec, m, SADB_UPDATE, seq, pid, flags);
+    // seq 0, as setkey sends: af_key keeps an added SA's sadb_msg_seq as its km.seq (`ip -s xfrm state`
+    // prints it), so the kernel state equals setkey's only then; replies are matched by order (src/kernel/pfkey.ts)
+    case OP_SA_ADD: return encodeAdd(rec, m, SADB_ADD, 0, pid, flags);
+    case OP_SA_UPDATE: return encodeAdd(rec, m, SADB_UPDATE, 0, pid, flags);
     case OP_SA_DELETE: return encodeAddr(rec, m, SADB_DELETE, seq, pid);
     case OP_SA_GET: return encodeAddr(rec, m, SADB_GET, seq, pid);
     case OP_SA_ALLOCSPI: return encodeGetspi(rec, m, seq, pid);
@@ -337,7 +339,7 @@ function bound(rec: usize): u32 {
 /**
  * Encode records [first, end) into REGION_OUTPUT, one PF_KEY message per record (kinds without a request, e.g.
  * OP_EXIT or OP_SA_DELETEALL, are consumed without one), appending each message's record index (u32) to
- * REGION_MAP. sadb_msg_seq = seqBase + k for the k-th message, sadb_msg_pid = pid. Stops before the output would
+ * REGION_MAP. sadb_msg_seq = seqBase + k for the k-th message (0 for SADB_ADD/UPDATE: encodeOne), sadb_msg_pid = pid. Stops before the output would
  * exceed maxBytes (always at least one message). flags: PENC_*. Returns how many records were consumed.
  */
 export function pfkeyEncode(first: u32, end: u32, seqBase: u32, pid: u32, flags: u32, maxBytes: u32): u32 {

@@ -39,7 +39,16 @@ const TYPE_NAMES: Record<number, string> = {
 interface Pending { resolve: (m: Buffer) => void; reject: (e: Error) => void }
 /** The requests of one apply() window: seq base..base+count-1; one waiter for all (no promise per message).
  *  errno[k] is the reply's sadb_msg_errno of request k, seen[k] whether it has arrived. */
-interface Window { base: number; count: number; left: number; errno: Uint8Array; seen: Uint8Array; resolve: () => void; reject: (e: Error) => void }
+/**
+ * The requests of one apply window: message k has seq base + k, except SADB_ADD/UPDATE, which go out with seq 0 as
+ * setkey's do (af_key stores it as the SA's km.seq). af_key handles requests in order and answers each exactly
+ * once to its sender (the broadcast of the change, or the error), so a seq-0 reply with our pid answers the oldest
+ * unanswered seq-0 request: `zero` lists those k in order, `zc` is the next one.
+ */
+interface Window {
+  base: number; count: number; left: number; errno: Uint8Array; seen: Uint8Array; zero: Uint32Array; zc: number;
+  resolve: () => void; reject: (e: Error) => void;
+}
 
 /** Receive-buffer bytes one reply may take (skb truesize of a ~300-byte af_key message rounds up to ~1.3 KiB). */
 const REPLY_TRUESIZE = 2048;
@@ -47,10 +56,14 @@ interface DumpWaiter { type: number; msgs: Buffer[]; resolve: (m: Buffer[]) => v
 
 // Sequence numbers are unique across every PF_KEY socket of this process: af_key broadcasts a change to all
 // sockets of the namespace with the requester's seq/pid, so two sockets of one process must never share one.
+// SADB_ADD/UPDATE go out with seq 0 (Window): two sockets of one process must not apply SAs at the same time
+// (nothing in keyfleet does; the agent and the atomic engine's journal use XFRM netlink).
 let nextSeq = 1;
 function takeSeq(n: number): number {
+  // a window never wraps through 0 (seq 0 is the order-matched SADB_ADD/UPDATE)
+  if (nextSeq + n > 0xffffffff) nextSeq = 1;
   const s = nextSeq;
-  nextSeq = (nextSeq + n) >>> 0 || 1;
+  nextSeq += n;
   return s;
 }
 
@@ -109,8 +122,9 @@ export class PfkeyKernel {
     if (len < MSG_SIZE) return;
     const w = this.#win;
     if (w && !this.trace && b.readUInt32LE(off + MSG_PID) === this.pid) {
-      const k = (b.readUInt32LE(off + MSG_SEQ) - w.base) >>> 0;
-      if (k < w.count && !this.#dumpTypeIs(b[off + MSG_TYPE]!)) {
+      const seq = b.readUInt32LE(off + MSG_SEQ);
+      const k = seq === 0 ? (w.zc < w.zero.length ? w.zero[w.zc++]! : -1) : (seq - w.base) >>> 0;
+      if (k >= 0 && k < w.count && !this.#dumpTypeIs(b[off + MSG_TYPE]!)) {
         // af_key answers each request once to its sender (a broadcast of the change, or the error)
         if (w.seen[k] === 0) {
           w.seen[k] = 1;
@@ -129,6 +143,15 @@ export class PfkeyKernel {
         if (d[MSG_ERRNO] !== 0) { this.#dump = null; dump.reject(new KernelError(d[MSG_ERRNO]!, TYPE_NAMES[type] ?? 'dump', seq)); return; }
         dump.msgs.push(d);
         if (seq === 0) { this.#dump = null; dump.resolve(dump.msgs); }
+        return;
+      }
+      if (w && seq === 0 && w.zc < w.zero.length) {
+        const k = w.zero[w.zc++]!;
+        if (w.seen[k] === 0) {
+          w.seen[k] = 1;
+          w.errno[k] = d[MSG_ERRNO]!;
+          if (--w.left === 0) { this.#win = null; w.resolve(); }
+        }
         return;
       }
       if (w && ((seq - w.base) >>> 0) < w.count) {
@@ -226,6 +249,7 @@ export class PfkeyKernel {
     const failures: RecordFailure[] = [];
     let next = first;
     while (next < end) {
+      if (nextSeq + this.#window > 0xffffffff) nextSeq = 1;
       const seqBase = nextSeq;
       // the encoder stops the window early when its requests (about the size of their replies) pass a quarter of it
       const enc = encodePfkey(next, Math.min(end, next + this.#window), { seqBase, pid: this.pid, maxBytes: opts.chunkBytes ?? Math.max(4096, (this.#window * REPLY_TRUESIZE) >> 2) });
@@ -233,7 +257,11 @@ export class PfkeyKernel {
       const count = enc.lengths.length;
       takeSeq(count);
       if (count > 0) {
-        const w: Window = { base: seqBase, count, left: count, errno: new Uint8Array(count), seen: new Uint8Array(count), resolve: () => {}, reject: () => {} };
+        let zeros = 0;
+        for (let k = 0, off = 0; k < count; off += enc.lengths[k++]!) if (enc.bytes.readUInt32LE(off + MSG_SEQ) === 0) zeros++;
+        const zero = new Uint32Array(zeros);
+        for (let k = 0, off = 0, z = 0; k < count; off += enc.lengths[k++]!) if (enc.bytes.readUInt32LE(off + MSG_SEQ) === 0) zero[z++] = k;
+        const w: Window = { base: seqBase, count, left: count, errno: new Uint8Array(count), seen: new Uint8Array(count), zero, zc: 0, resolve: () => {}, reject: () => {} };
         let failed: Error | null = null;
         w.reject = (e) => { failed = e; };
         this.#win = w;

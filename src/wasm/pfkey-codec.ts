@@ -4,7 +4,7 @@
 import { REGION_OUTPUT, REGION_MAP } from '../../asm/shared/layout.js';
 import {
   MSG_SIZE, MSG_TYPE, MSG_ERRNO, MSG_SATYPE, MSG_LEN, MSG_SEQ, MSG_PID, PFKEY_UNIT, PENC_NO_OA, PDEC_RESET, PDEC_KEEP_ALL,
-  EXT_LEN, EXT_TYPE, EXT_SIZE, SADB_X_EXT_POLICY, POL_SIZE, IRQ_LEN, IRQ_SIZE, IRQ_RESERVED1, IRQ_RESERVED2,
+  EXT_LEN, EXT_TYPE, EXT_SIZE, SADB_X_EXT_POLICY, POL_SIZE, IRQ_LEN, IRQ_SIZE, IRQ_RESERVED1, IRQ_RESERVED2, SADB_ADD, SADB_UPDATE,
 } from '../../asm/shared/pfkey.js';
 import { wasm } from './index.js';
 
@@ -128,13 +128,17 @@ export function pfkeyHeader(buf: Buffer): PfkeyHeader | null {
 
 /**
  * A copy of a request with what legitimately differs between two senders of the same statement zeroed:
- * sadb_msg_seq and sadb_msg_pid, and the two reserved fields of each sadb_x_ipsecrequest, which libipsec never
+ * sadb_msg_pid, sadb_msg_seq (except in SADB_ADD/UPDATE: both tools send 0 there, and af_key keeps it in the SA),
+ * and the two reserved fields of each sadb_x_ipsecrequest, which libipsec never
  * initialises (policy_parse.y set_x_request writes requests into realloc()ed memory, so setkey 0.8.2 sends heap
  * garbage there). Used to compare keyfleet's messages with captures of setkey's.
  */
 export function maskVolatile(msg: Buffer): Buffer {
   const c = Buffer.from(msg);
-  if (c.length >= MSG_SIZE) c.fill(0, MSG_SEQ, MSG_SIZE);
+  if (c.length >= MSG_SIZE) {
+    c.fill(0, MSG_PID, MSG_PID + 4);
+    if (c[MSG_TYPE] !== SADB_ADD && c[MSG_TYPE] !== SADB_UPDATE) c.fill(0, MSG_SEQ, MSG_SEQ + 4);
+  }
   let off = MSG_SIZE;
   while (off + EXT_SIZE <= c.length) {
     const len = c.readUInt16LE(off + EXT_LEN) * PFKEY_UNIT;
