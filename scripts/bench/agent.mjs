@@ -2,7 +2,8 @@
 //   1. remote Apply of N policies through `keyfleet agent` (a separate process, mTLS, managing a netns), unary and
 //      streamed, next to the same file applied locally with `keyfleet setkey -f` in a fresh netns (goal ≤ 1.3×);
 //      the agent's peak RSS (VmHWM, reset before each run) for both;
-//   2. event latency kernel → remote subscriber at 10k events/s (p50/p99; goal p99 ≤ 5 ms): policies are added
+//   2. event latency kernel → remote subscriber at 10k events/s, three 10-s rounds (p50/p99 of each, the median
+//      round recorded; goal p99 ≤ 5 ms): policies are added
 //      from this process at a fixed rate through XFRM netlink; latency = arrival of the Watch event − send time;
 //   3. fan-out: 100 subscribers of one agent at 1k events/s: every delivery's latency, losses and gaps.
 // The sender is scripts/bench/agent-events-gen.mjs. Exports benchAgent(ctx); scripts/bench/run.mjs calls it. `node scripts/bench/agent.mjs` runs it alone.
@@ -226,9 +227,18 @@ export async function benchAgent({ root, reps = 3, n = 100000, only = '', rate =
     const seconds = quick ? 1 : 3;
     const oneSeconds = quick ? 1 : 10; // the latency goal is about steady state: 100,000 events
     await measure('warm-up (not recorded)', 2, 2000, 1); // JIT-compiles the agent's event path
-    const one = await measure('1 subscriber at 10k events/s', 1, rate, oneSeconds);
-    record('agent-events', 'latency, 1 subscriber, 10k events/s', one.want, [one.p99], { unit: 'ms', p50: one.p50, p99: one.p99, max: one.max, delivered: one.delivered, gaps: one.gaps, achievedRate: one.rate, goal: 'p99 ≤ 5 ms' });
-    console.log(`  1 subscriber, ${Math.round(one.rate)} events/s for ${oneSeconds} s: p50 ${one.p50.toFixed(2)} ms, p99 ${one.p99.toFixed(2)} ms, max ${one.max.toFixed(1)} ms; delivered ${one.delivered}/${one.want}, gaps ${one.gaps}  (goal p99 ≤ 5 ms)`);
+    // three rounds of 10 s: on a shared 2-core machine one round can catch a neighbour's burst; the row reports
+    // every round and the median round (by p99)
+    const rounds = [];
+    for (let r = 0; r < (quick ? 1 : 3); r++) {
+      const one = await measure(`1 subscriber at 10k events/s (round ${r + 1})`, 1, rate, oneSeconds);
+      rounds.push(one);
+      console.log(`  1 subscriber, ${Math.round(one.rate)} events/s for ${oneSeconds} s (round ${r + 1}): p50 ${one.p50.toFixed(2)} ms, p99 ${one.p99.toFixed(2)} ms, max ${one.max.toFixed(1)} ms; delivered ${one.delivered}/${one.want}, gaps ${one.gaps}`);
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    const one = [...rounds].sort((a, b) => a.p99 - b.p99)[Math.floor(rounds.length / 2)];
+    record('agent-events', 'latency, 1 subscriber, 10k events/s', one.want, rounds.map((x) => x.p99), { unit: 'ms', p50: one.p50, p99: one.p99, max: one.max, roundsP99: rounds.map((x) => x.p99), delivered: one.delivered, gaps: one.gaps, achievedRate: one.rate, goal: 'p99 ≤ 5 ms' });
+    console.log(`  median round: p50 ${one.p50.toFixed(2)} ms, p99 ${one.p99.toFixed(2)} ms (rounds' p99: ${rounds.map((x) => x.p99.toFixed(2)).join(', ')} ms)  (goal p99 ≤ 5 ms)`);
     await new Promise((r) => setTimeout(r, 500));
     for (const fanRate of [100, 1000]) {
       await new Promise((r) => setTimeout(r, 500));
