@@ -72,7 +72,9 @@ test('Home Address options the policy check rejects: ip, keyfleet ip and the age
       const ipW = watch(['stdbuf', '-oL', 'ip', '-n', ns, 'xfrm', 'monitor', 'report']);
       const kfW = watch([process.execPath, bin, 'ip', '-n', ns, 'xfrm', 'monitor', 'report']);
       const kfJ = watch([process.execPath, bin, 'ip', '-j', '-n', ns, 'xfrm', 'monitor', 'report']);
-      ws.push(ipW, kfW, kfJ);
+      const ipO = watch(['stdbuf', '-oL', 'ip', '-o', '-n', ns, 'xfrm', 'monitor', 'report']);
+      const kfO = watch([process.execPath, bin, 'ip', '-o', '-n', ns, 'xfrm', 'monitor', 'report']);
+      ws.push(ipW, kfW, kfJ, ipO, kfO);
       const events = watchEv.events[Symbol.asyncIterator]();
       await watchEv.ready;
       await sleep(8000); // node starts in 2-4 s under TCG: let every monitor subscribe first
@@ -88,7 +90,8 @@ test('Home Address options the policy check rejects: ip, keyfleet ip and the age
       const want = CASES.filter((k) => k.reported).length;
       const deadline = Date.now() + 30_000;
       const count = (t: string, what: string): number => t.split(what).length - 1;
-      while (Date.now() < deadline && !(count(text(ipW), 'coa') >= want && count(text(kfW), 'coa') >= want && count(text(kfJ), '\n') >= want)) await sleep(200);
+      while (Date.now() < deadline && !(count(text(ipW), 'coa') >= want && count(text(kfW), 'coa') >= want && count(text(kfJ), '\n') >= want
+        && count(text(ipO), '\n') >= want && count(text(kfO), '\n') >= want)) await sleep(200);
       await sleep(1000); // anything more (there should be nothing) arrives too
       for (const w of ws) w.child.kill();
       await Promise.all(ws.map((w) => w.done));
@@ -104,6 +107,9 @@ test('Home Address options the policy check rejects: ip, keyfleet ip and the age
       assert.is(ipText, reported.map((k) => `report proto hao \n  sel src ${k.hoa}/128 dst ${CN}/128 proto udp sport ${sport} dport ${dport} dev lo \n  coa ${COA}\n`).join(''),
         `ip printed:\n${ipText}\nstderr: ${Buffer.concat(ipW.err).toString()}`);
       assert.fixture(text(kfW), ipText, 'keyfleet ip xfrm monitor report');
+      // -o: one line per event, ip's `\` for each newline inside it
+      assert.is(text(ipO), ipText.replace(/\n/g, '\\').replace(/\\report /g, '\\\nreport ') + '\n', 'ip -o');
+      assert.fixture(text(kfO), text(ipO), 'keyfleet ip -o xfrm monitor report');
       const ifindex = Number(/^(\d+):/.exec(run('ip', ['-n', ns, '-o', 'link', 'show', 'lo']))![1]);
       const reports = reported.map((k) => ({ proto: 'hao', selector: { src: `${k.hoa}/128`, dst: `${CN}/128`, proto: 17, sport, dport, ifindex }, coa: COA }));
       assert.equal(text(kfJ).trim().split('\n').map((l) => JSON.parse(l)), reports.map((report) => ({ event: 'report', report })));
