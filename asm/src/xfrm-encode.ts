@@ -47,8 +47,9 @@ const MAX_TMPLS: u32 = 1000;
 const SPI_MIN_DEFAULT: u32 = 0x100;
 const SPI_MAX_DEFAULT: u32 = 0x0fffffff;
 const CPI_MAX_DEFAULT: u32 = 0xffff;
-// Default attribute order of `ip xfrm state add` when R_ATTR_ORDER is 0: auth, enc, aead, comp, encap, ctx.
-const DEFAULT_ORDER: u32 = 0x654321;
+// Default attribute order of `ip xfrm state add` when R_ATTR_ORDER is 0: auth, enc, aead, comp, encap, ctx, then
+// coa (ip's parser always records where `coa` came; records from writeRecord may carry a care-of address without).
+const DEFAULT_ORDER: u32 = 0x7654321;
 
 // Per-call state (no allocation): blob base/length, write cursor.
 let blob: usize = 0;

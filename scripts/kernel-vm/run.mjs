@@ -28,10 +28,11 @@ const verbose = process.env.KEYFLEET_VM_VERBOSE === '1';
 /** Modules the initramfs itself needs (plus their dependencies from modules.dep): 9p over virtio-pci, overlayfs. */
 const BOOT_MODULES = ['virtio_pci', '9pnet_virtio', '9p', 'overlay'];
 /** Loaded by init before the command: XFRM/PF_KEY and the transforms and algorithms states name (see
- *  net/xfrm/xfrm_algo.c for the algorithm list af_key probes). Missing or built-in ones are dropped at prepare time. */
+ *  net/xfrm/xfrm_algo.c for the algorithm list af_key probes; mip6: the hao/route2 types of Mobile IPv6 states). Missing
+ *  or built-in ones are dropped at prepare time. */
 const IPSEC_MODULES = [
   'xfrm_user', 'af_key', 'xfrm_algo', 'esp4', 'esp6', 'ah4', 'ah6', 'ipcomp', 'ipcomp6', 'xfrm_ipcomp',
-  'xfrm4_tunnel', 'xfrm6_tunnel', 'tunnel4', 'tunnel6', 'xfrm_interface',
+  'xfrm4_tunnel', 'xfrm6_tunnel', 'tunnel4', 'tunnel6', 'xfrm_interface', 'mip6',
   'authenc', 'authencesn', 'echainiv', 'seqiv', 'gcm', 'ccm', 'ctr', 'cbc', 'hmac', 'sha1_generic', 'sha256_generic',
   'sha512_generic', 'md5', 'rmd160', 'des_generic', 'deflate', 'xcbc', 'cmac', 'aes_generic', 'aesni_intel',
   'ghash_generic', 'chacha20poly1305', 'chacha_generic', 'poly1305_generic', 'blowfish_generic', 'cast5_generic',

@@ -1,7 +1,7 @@
 // src/agent/entries.ts — records → keyfleet.v1.Entry messages (layer: agent). Owns the summary fields and
 // the JSON document (src/engine/json.ts's schema); key bytes only when the caller may see them.
 import type { XfrmRecord } from '../wasm/records.js';
-import { recordToJson } from '../engine/json.js';
+import { recordToJson, reportToJson } from '../engine/json.js';
 import { EntryKind, type Entry } from '../gen/keyfleet/v1/agent.pb.js';
 
 const MODES = ['transport', 'tunnel', 'ro', 'in_trigger', 'beet'];
@@ -25,6 +25,19 @@ export function mappingEntryOf(r: XfrmRecord): Entry {
     old: { address: r.saddr, port: r.encap?.sport ?? 0 }, new: { address: r.encap?.oa ?? '', port: r.encap?.dport ?? 0 },
   });
   return { kind: EntryKind.ENTRY_KIND_SA, src: r.saddr, dst: r.daddr, proto, spi: r.spi >>> 0, reqid: r.reqid, mode: '', dir: '', priority: 0, index: 0, json };
+}
+
+/**
+ * XFRM_MSG_REPORT (struct xfrm_user_report + XFRMA_COADDR): neither an SA nor a policy, so kind is unspecified;
+ * src/dst = the rejected packet's selector, proto = the reporting transform (hao, route2), json = src/engine/json.ts
+ * reportToJson ({proto, selector, coa}). No key material.
+ */
+export function reportEntryOf(r: XfrmRecord): Entry {
+  const json = JSON.stringify(reportToJson(r));
+  return {
+    kind: EntryKind.ENTRY_KIND_UNSPECIFIED, src: `${r.sel.saddr}/${r.sel.prefixlenS}`, dst: `${r.sel.daddr}/${r.sel.prefixlenD}`,
+    proto: PROTOS[r.proto] ?? String(r.proto), spi: 0, reqid: 0, mode: '', dir: '', priority: 0, index: 0, json,
+  };
 }
 
 export function entryOf(r: XfrmRecord, showKeys: boolean): Entry {

@@ -12,8 +12,8 @@ import { markRecords, restoreRecords } from '../kernel/xfrm.js';
 import { decodeXfrm } from '../wasm/xfrm-codec.js';
 import { readRecord, type XfrmRecord } from '../wasm/records.js';
 import { EventType, type Entry } from '../gen/keyfleet/v1/agent.pb.js';
-import { XFRM_MSG_MAPPING } from '../../asm/shared/xfrm.js';
-import { entryOf, isPolicyRecord, mappingEntryOf } from './entries.js';
+import { XFRM_MSG_MAPPING, XFRM_MSG_REPORT } from '../../asm/shared/xfrm.js';
+import { entryOf, isPolicyRecord, mappingEntryOf, reportEntryOf } from './entries.js';
 
 /** XFRM_MSG_* (linux/xfrm.h) → event type. */
 export const EVENT_OF_MSG: Readonly<Record<number, EventType>> = {
@@ -24,8 +24,9 @@ export const EVENT_OF_MSG: Readonly<Record<number, EventType>> = {
   32: EventType.EVENT_TYPE_REPORT, 38: EventType.EVENT_TYPE_MAPPING,
 };
 
-/** Message types whose record is an SA or a policy worth showing as an Entry (38: the SA of a NAT-T mapping). */
-const CARRIES_ENTRY = new Set([16, 17, 19, 20, 23, 24, 25, 26, 27, 38]);
+/** Message types whose record is worth showing as an Entry: SAs, policies, 38: the SA of a NAT-T mapping, 32: a
+ *  report's proto, selector and care-of address. */
+const CARRIES_ENTRY = new Set([16, 17, 19, 20, 23, 24, 25, 26, 27, 32, 38]);
 
 /**
  * What an event says about its SA or policy, converted once at arrival (the decoded record itself is not kept:
@@ -52,6 +53,10 @@ export function eventEntry(r: XfrmRecord): EventEntry {
   if (r.msgType === XFRM_MSG_MAPPING) {
     const e = mappingEntryOf(r); // no key material in a mapping message
     return { redacted: e, withKeys: e, isPolicy: false, spi: r.spi >>> 0, hard: false, addresses: [r.saddr, r.daddr, r.encap?.oa ?? ''] };
+  }
+  if (r.msgType === XFRM_MSG_REPORT) {
+    const e = reportEntryOf(r);
+    return { redacted: e, withKeys: e, isPolicy: false, spi: 0, hard: false, addresses: [r.sel.saddr, r.sel.daddr, r.coa ?? ''] };
   }
   const isPolicy = isPolicyRecord(r);
   const redacted = entryOf(r, false);

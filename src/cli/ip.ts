@@ -13,7 +13,7 @@ import { formatIpStates, formatIpPolicies, formatIpMonitor, formatIpCount, forma
 import { infoRequest, spdSetRequest, defaultRequest, infoReplyJson, defaultReplyJson } from '../wasm/ip-control.js';
 import { openNetlinkXfrm, type NsidDatagram } from '../native/index.js';
 import * as X from '../../asm/shared/xfrm.js';
-import { acquireToJson, recordToJson } from '../engine/json.js';
+import { acquireToJson, recordToJson, reportToJson } from '../engine/json.js';
 import { applyAtomic, cloneAs } from '../engine/atomic.js';
 import { wasm } from '../wasm/index.js';
 import { REGION_RECORDS, REC_SIZE, R_KIND, R_AUX, R_AUX2, R_LINE } from '../../asm/shared/layout.js';
@@ -483,7 +483,7 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
   const w = wasm();
   const printEvents = (first: number, end: number): void => {
     if (o.json) {
-      // one object per event line: {"event": "<XFRM_MSG_* name>", "sa"|"policy": {...}}
+      // one object per event line: {"event": "<XFRM_MSG_* name>", "sa"|"policy"|"acquire"|"report": {...}}
       for (let r = first; r < end; r++) {
         const type = w.dv.getUint16(w.regionPtr(REGION_RECORDS) + r * REC_SIZE + L.R_MSGTYPE, true);
         const name = EVENT_NAMES[type] ?? `type-${type}`;
@@ -492,6 +492,7 @@ async function monitor(i: number, o: IpOptions): Promise<number> {
         if (allNsid) ev.nsid = nsid < 0 ? 'current' : nsid;
         if (kind) ev[kind] = recordToJson(readRecord(r), { showKeys: o.showKeys && !nokeys });
         else if (type === X.XFRM_MSG_ACQUIRE) ev.acquire = acquireToJson(readRecord(r));
+        else if (type === X.XFRM_MSG_REPORT) ev.report = reportToJson(readRecord(r));
         out(JSON.stringify(ev) + '\n');
       }
       return;

@@ -41,6 +41,15 @@ export function acquireToJson(r: XfrmRecord): Record<string, unknown> {
   };
 }
 
+/**
+ * An XFRM_MSG_REPORT record (struct xfrm_user_report + XFRMA_COADDR, linux/xfrm.h): the transform that rejected a
+ * packet (proto: e.g. hao for Mobile IPv6's destination option, net/ipv6/mip6.c), the packet's selector and the
+ * care-of address the report names (null when the kernel sent none).
+ */
+export function reportToJson(r: XfrmRecord): Record<string, unknown> {
+  return { proto: PROTOS[r.proto] ?? r.proto, selector: selectorToJson(r.sel), coa: r.coa };
+}
+
 /** A JSON-ready object for one SA or policy record (schema version 1). */
 export function recordToJson(r: XfrmRecord, o: JsonOptions): Record<string, unknown> {
   const isPolicy = r.kind >= 16;
@@ -63,7 +72,7 @@ export function recordToJson(r: XfrmRecord, o: JsonOptions): Record<string, unkn
     reqid: r.reqid, replayWindow: r.replay, flags: r.saFlags, selector: sel,
     ...(r.auth ? { auth: alg(r.auth) } : {}), ...(r.enc ? { enc: alg(r.enc) } : {}), ...(r.aead ? { aead: alg(r.aead) } : {}),
     ...(r.comp ? { comp: { name: r.comp.name } } : {}),
-    ...(r.encap ? { encap: r.encap } : {}), ...(r.mark ? { mark: r.mark } : {}), ...(r.ifId ? { ifId: r.ifId } : {}),
+    ...(r.encap ? { encap: r.encap } : {}), ...(r.coa ? { coa: r.coa } : {}), ...(r.mark ? { mark: r.mark } : {}), ...(r.ifId ? { ifId: r.ifId } : {}),
     lifetime: lft,
     current: { bytes: r.cur.bytes.toString(), packets: r.cur.packets.toString(), addTime: Number(r.cur.addTime), useTime: Number(r.cur.useTime) },
   };

@@ -141,6 +141,8 @@ export interface XfrmRecord {
   ctx: XfrmCtx | null;
   mark: XfrmMark | null;
   ifId: number | null;
+  /** XFRMA_COADDR: the care-of address of a mode ro state or an XFRM_MSG_REPORT (RF_HAS_COA), else null. */
+  coa: string | null;
   extraFlags: number;
   templates: XfrmTemplate[];
   replayWin: number;
@@ -379,6 +381,7 @@ export function readRecord(index: number): XfrmRecord {
       : null,
     mark: (flags & L.RF_HAS_MARK) !== 0 ? { value: u32(L.R_MARK_V), mask: u32(L.R_MARK_M) } : null,
     ifId: (flags & L.RF_HAS_IFID) !== 0 ? u32(L.R_IFID) : null,
+    coa: (flags & L.RF_HAS_COA) !== 0 ? formatAddress(u8, blob + u32(L.R_COA_OFF), family) : null,
     extraFlags: u32(L.R_EXTRA_FLAGS),
     templates,
     replayWin: u32(L.R_REPLAY_WIN),
@@ -421,7 +424,7 @@ function familyOf(text: string | undefined): number {
 /**
  * Append one record (and its blob data) built from `o`; returns its index. Fields left out are zero, byte and
  * packet lifetimes default to XFRM_INF. Presence flags follow the object: mark → RF_HAS_MARK, ifId → RF_HAS_IFID, encap →
- * RF_HAS_ENCAP, ctx → RF_HAS_CTX, auth.param → RF_AUTH_TRUNC (ORed into o.flags). family defaults from daddr/sel.
+ * RF_HAS_ENCAP, ctx → RF_HAS_CTX, coa → RF_HAS_COA, auth.param → RF_AUTH_TRUNC (ORed into o.flags). family defaults from daddr/sel.
  */
 export function writeRecord(o: XfrmRecordInput): number {
   const w = wasm();
@@ -438,6 +441,7 @@ export function writeRecord(o: XfrmRecordInput): number {
     algOffs.push([slot, nameOff, name.length, keyOff, a.bits ?? a.key.length * 8]);
   }
   const ctxOff = o.ctx ? blobAppend(w, o.ctx.str) : 0;
+  const coaOff = o.coa ? blobAppend(w, addrBytes(o.coa)) : 0;
   const attrsOff = o.attrs && o.attrs.length > 0 ? blobAppend(w, o.attrs) : 0;
   let tmplOff = 0;
   const tmpls = o.templates ?? [];
@@ -474,6 +478,7 @@ export function writeRecord(o: XfrmRecordInput): number {
   if (o.ifId !== undefined && o.ifId !== null) flags |= L.RF_HAS_IFID;
   if (o.encap) flags |= L.RF_HAS_ENCAP;
   if (o.ctx) flags |= L.RF_HAS_CTX;
+  if (o.coa) flags |= L.RF_HAS_COA;
   if (o.auth && o.auth.param) flags |= L.RF_AUTH_TRUNC;
   rb[L.R_KIND] = o.kind ?? 0;
   rb[L.R_FAMILY] = family;
@@ -551,6 +556,7 @@ export function writeRecord(o: XfrmRecordInput): number {
     rb.writeUInt32LE(o.mark.mask >>> 0, L.R_MARK_M);
   }
   rb.writeUInt32LE((o.ifId ?? 0) >>> 0, L.R_IFID);
+  rb.writeUInt32LE(coaOff, L.R_COA_OFF);
   rb.writeUInt32LE((o.extraFlags ?? 0) >>> 0, L.R_EXTRA_FLAGS);
   rb.writeUInt32LE(tmplOff, L.R_TMPL_OFF);
   rb.writeUInt32LE(tmpls.length, L.R_TMPL_COUNT);

@@ -1,7 +1,8 @@
 // test/netns/agent-lib.ts — helpers of the agent tests (tiers netns and kernel): certificates made with openssl
 // in a temporary directory (a CA, a second CA, leaves with SAN names), fresh uniquely named network namespaces
-// that are always deleted, running commands, agents in-process over mTLS on 127.0.0.1:0.
-import { spawnSync } from 'node:child_process';
+// that are always deleted, running commands, watchers (long-running commands whose output is collected), agents
+// in-process over mTLS on 127.0.0.1:0.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +15,17 @@ export function run(cmd: string, args: string[], input?: string): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...(input !== undefined ? { input } : {}) });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${(r.stderr || '').trim()}`);
   return r.stdout;
+}
+
+/** A long-running command (a monitor) whose stdout/stderr are collected; done resolves when it has closed. */
+export interface Watcher { child: ChildProcess; out: Buffer[]; err: Buffer[]; done: Promise<void> }
+
+export function watch(cmd: string[]): Watcher {
+  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+  const w: Watcher = { child, out: [], err: [], done: new Promise((r) => child.on('close', () => r())) };
+  child.stdout!.on('data', (d: Buffer) => w.out.push(d));
+  child.stderr!.on('data', (d: Buffer) => w.err.push(d));
+  return w;
 }
 
 let nsCount = 0;

@@ -4,12 +4,13 @@
 // must say so on stdout, re-dump, and leave no policy unaccounted for.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openNetlinkXfrm, XFRMNLGRP_POLICY, XFRMNLGRP_SA, type NsidDatagram } from '../../src/native/index.js';
+import { watch, type Watcher } from './agent-lib.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const bin = path.join(root, 'bin/keyfleet');
@@ -26,15 +27,6 @@ async function withNetns(fn: (ns: string) => Promise<void>): Promise<void> {
   try { await fn(ns); } finally { spawnSync('ip', ['netns', 'del', ns]); }
 }
 
-interface Watcher { child: ChildProcess; out: Buffer[]; err: Buffer[]; done: Promise<void> }
-
-function watch(cmd: string[]): Watcher {
-  const child = spawn(cmd[0]!, cmd.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
-  const w: Watcher = { child, out: [], err: [], done: new Promise((r) => child.on('close', () => r())) };
-  child.stdout!.on('data', (d: Buffer) => w.out.push(d));
-  child.stderr!.on('data', (d: Buffer) => w.err.push(d));
-  return w;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const text = (b: Buffer[]): string => Buffer.concat(b).toString('latin1')

@@ -18,6 +18,7 @@ import { markRecords, restoreRecords } from '../../src/kernel/xfrm.js';
 import { encodeXfrm } from '../../src/wasm/xfrm-codec.js';
 import { EventType, WatchResponse } from '../../src/gen/keyfleet/v1/agent.pb.js';
 import { OP_SA_ADD } from '../../asm/shared/layout.js';
+import { loadGolden } from './xfrm-golden.js';
 
 const require = createRequire(import.meta.url);
 
@@ -201,6 +202,23 @@ test('a NAT-T mapping message becomes a MAPPING event whose entry names the SA a
   assert.equal([e.redacted.src, e.redacted.dst, e.redacted.spi, e.redacted.proto, e.redacted.reqid], ['10.9.0.1', '10.9.0.2', 0x4242, 'esp', 9]);
   assert.equal(JSON.parse(e.redacted.json), { dst: '10.9.0.2', proto: 'esp', spi: 0x4242, reqid: 9, old: { address: '10.9.0.1', port: 4501 }, new: { address: '10.9.0.7', port: 4600 } });
   assert.ok(e.addresses.includes('10.9.0.7'));
+  assert.is(toWatch(ev!, false).entry!.json, e.redacted.json);
+});
+
+test('a REPORT message becomes a REPORT event whose entry carries the proto, the selector and the care-of address', () => {
+  // Captured in the kernel VM (test/fixtures/xfrm/kernel-report.hex; test/kernel/report-event.test.ts makes it live).
+  const [m] = loadGolden('kernel-report').messages;
+  const hub = new EventHub();
+  const s = hub.subscribe({ onReady: () => undefined, types: new Set([EventType.EVENT_TYPE_REPORT]) });
+  hub.ingest([m!]);
+  const [ev] = drain(hub, s);
+  assert.equal([ev!.type, ev!.messageType], [EventType.EVENT_TYPE_REPORT, 32]);
+  const e = entryOfEvent(ev!)!;
+  assert.equal([e.redacted.kind, e.redacted.proto, e.redacted.src, e.redacted.dst], [0, 'hao', '2001:db8:72::1/128', '2001:db8:71::2/128']);
+  assert.equal(JSON.parse(e.redacted.json), {
+    proto: 'hao', selector: { src: '2001:db8:72::1/128', dst: '2001:db8:71::2/128', proto: 17, sport: 0x1102, dport: 0x0102, ifindex: 1 }, coa: '2001:db8:71::1',
+  });
+  assert.ok(e.addresses.includes('2001:db8:71::1'), 'address filters see the care-of address');
   assert.is(toWatch(ev!, false).entry!.json, e.redacted.json);
 });
 

@@ -5,7 +5,9 @@
 // iproute2 v6.1.0 ip/ipxfrm.c (xfrm_state_info_print, xfrm_xfrma_print, …); to be checked in the kernel VM.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wasm } from '../../src/wasm/index.js';
@@ -79,6 +81,28 @@ test('a captured SA dump and allocspi reply print as `ip xfrm state list` / `sta
   eq(formatIpStates(0, n), fixture('xfrm/kernel-sa-dump.txt'), 'state list');
   n = decodeFixture('kernel-allocspi-reply');
   eq(formatIpStates(0, n), fixture('xfrm/kernel-allocspi-reply.txt'), 'allocspi reply');
+});
+
+test('a captured REPORT and the mode ro state that made it print as ip printed them (VM capture)', () => {
+  eq(formatIpMonitor(0, decodeFixture('kernel-report', true)), fixture('xfrm/kernel-report.txt'), 'monitor report');
+  eq(formatIpStates(0, decodeFixture('kernel-sa-dump-ro')), fixture('xfrm/kernel-sa-dump-ro.txt'), 'state list');
+});
+
+test('keyfleet ip [-j] xfrm monitor file: a REPORT as ip prints it, and as JSON with proto, selector and coa', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'kf-report-'));
+  try {
+    const file = path.join(dir, 'report.nl');
+    writeFileSync(file, Buffer.concat(loadGolden('kernel-report').messages));
+    const bin = path.resolve(here, '../../../bin/keyfleet');
+    const txt = spawnSync(process.execPath, [bin, 'ip', 'xfrm', 'monitor', 'file', file], { encoding: 'latin1' });
+    assert.is(txt.stdout, fixture('xfrm/kernel-report.txt'), txt.stderr);
+    const js = spawnSync(process.execPath, [bin, 'ip', '-j', 'xfrm', 'monitor', 'file', file], { encoding: 'utf8' });
+    assert.equal(JSON.parse(js.stdout), { event: 'report', report: {
+      proto: 'hao', selector: { src: '2001:db8:72::1/128', dst: '2001:db8:71::2/128', proto: 17, sport: 4354, dport: 258, ifindex: 1 }, coa: '2001:db8:71::1',
+    } }, js.stderr);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('captured monitor events print as `ip xfrm monitor` printed them (Updated/Deleted, Flushed policy)', () => {

@@ -157,6 +157,27 @@ test('decode → encode → decode keeps every field of dumped policies (rollbac
   assert.equal(again.map(strip), first.map(strip));
 });
 
+test('decodes a captured REPORT (mip6_destopt_reject): proto, selector and XFRMA_COADDR as coa', () => {
+  const [r] = decodeAll('kernel-report');
+  assert.equal([r!.msgType, r!.proto, r!.family, r!.coa], [X.XFRM_MSG_REPORT, 60, L.AF_INET6, '2001:db8:71::1']);
+  assert.equal([r!.sel.saddr, r!.sel.prefixlenS, r!.sel.daddr, r!.sel.prefixlenD, r!.sel.proto, r!.sel.sport, r!.sel.dport, r!.sel.ifindex],
+    ['2001:db8:72::1', 128, '2001:db8:71::2', 128, 17, 0x1102, 0x0102, 1]);
+  assert.is(r!.flags & L.RF_HAS_COA, L.RF_HAS_COA);
+});
+
+test('a dumped mode ro state keeps its care-of address through decode → encode → decode (rollback re-creates it)', () => {
+  const first = decodeAll('kernel-sa-dump-ro');
+  assert.equal(first.map((r) => [r.proto, r.mode, r.coa]), [[60, 2, '2001:db8:71::1']]);
+  const enc = encodeXfrm(0, 1, { ack: true });
+  decodeXfrm(enc.bytes);
+  assert.equal([readRecord(0).msgType, readRecord(0).coa], [X.XFRM_MSG_NEWSA, '2001:db8:71::1']);
+  // writeRecord's coa (no attribute order given) is sent too
+  fresh();
+  const i = writeRecord({ ...first[0]!, flags: first[0]!.flags & ~L.RF_HAS_COA, attrs: Buffer.alloc(0), attrOrder: 0 });
+  decodeXfrm(encodeXfrm(i, i + 1).bytes);
+  assert.is(readRecord(0).coa, '2001:db8:71::1');
+});
+
 test('writeRecord → readRecord keeps what was written', () => {
   fresh();
   const i = writeRecord({ ...GOLDEN_RECORDS['sa-encap']!, ctx: { doi: 1, alg: 1, str: Buffer.from('ctx') }, mark: { value: 1, mask: 2 }, ifId: 0 });

@@ -866,7 +866,10 @@ export interface WatchEvent {
   type: EventType;
   /** Kernel message type (XFRM_MSG_*). */
   messageType: number;
-  /** The SA or policy the event concerns, when it carries one. */
+  /**
+   * The SA or policy the event concerns, when it carries one. REPORT: kind unspecified, src/dst the rejected
+   * packet's selector, proto the reporting transform (hao, route2), json {proto, selector, coa}.
+   */
   entry?:
     | Entry
     | undefined;
