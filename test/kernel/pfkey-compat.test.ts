@@ -117,11 +117,17 @@ test('keyfleet runs every fixture with --backend pfkey and with --backend xfrm (
     const r = await runSetkey({ file, text, rfc: true, stdin, noAction: false, strict: false, dryRun: false, all: false,
       ports: false, pid: process.pid, out, err, kernel: () => k, backend: 'pfkey' });
     k.close();
-    await new Promise((res) => setTimeout(res, 20));
+    // what keyfleet handed to sendmmsg must be what af_key received: each request's promiscuous copy (the spy reads
+    // them on this event loop: wait until all are in, up to 10 s on a loaded machine)
+    const hexes = traced.map((m) => m.toString('hex'));
+    let received = new Set<string>();
+    for (let t = 0; t < 1000; t++) {
+      received = new Set(seen.map((m) => m.toString('hex')));
+      if (hexes.every((h) => received.has(h))) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
     spy.close();
-    // what keyfleet handed to sendmmsg must be what af_key received: each request's promiscuous copy
-    const received = new Set(seen.map((m) => m.toString('hex')));
-    for (const m of traced) assert.ok(received.has(m.toString('hex')), `${f}: af_key did not receive ${m.toString('hex')}`);
+    for (const h of hexes) assert.ok(received.has(h), `${f}: af_key did not receive ${h}`);
     pfkey.set(f, { out: out.text, status: r.exitCode, sent: traced });
     const kx = XfrmKernel.open({ netns: nsName('x', i) });
     const outx = new Collect(), errx = new Collect();
