@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { AgentClient, EntryKind, EventType } from '../../src/client/index.js';
+import { XFRMNLGRP_REPORT } from '../../asm/shared/xfrm.js';
 import { Certs, run, withAgent, take, newNetns, delNetns, watch, type Watcher } from '../netns/agent-lib.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -77,7 +78,12 @@ test('Home Address options the policy check rejects: ip, keyfleet ip and the age
       ws.push(ipW, kfW, kfJ, ipO, kfO);
       const events = watchEv.events[Symbol.asyncIterator]();
       await watchEv.ready;
-      await sleep(8000); // node starts in 2-4 s under TCG: let every monitor subscribe first
+      // every monitor and the agent subscribed to XFRMNLGRP_REPORT (group 6: bit 5 of /proc/net/netlink's Groups,
+      // protocol 6 = NETLINK_XFRM) before anything is sent; node starts in 2-4 s under TCG
+      const subscribed = (): number => run('ip', ['netns', 'exec', ns, 'cat', '/proc/net/netlink']).split('\n').slice(1)
+        .map((l) => l.trim().split(/\s+/)).filter((f) => f[1] === '6' && (parseInt(f[3] ?? '0', 16) & (1 << (XFRMNLGRP_REPORT - 1))) !== 0).length;
+      for (let t = 0; t < 300 && subscribed() < ws.length + 1; t++) await sleep(200);
+      assert.ok(subscribed() >= ws.length + 1, `only ${subscribed()} report subscribers in ${ns}`);
       let head = Buffer.alloc(0);
       const got: Awaited<ReturnType<typeof take>> = [];
       for (const k of CASES) {
