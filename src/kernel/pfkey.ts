@@ -121,10 +121,10 @@ export class PfkeyKernel {
   #handle(b: Buffer, off: number, len: number): void {
     if (len < MSG_SIZE) return;
     const w = this.#win;
-    if (w && !this.trace && b.readUInt32LE(off + MSG_PID) === this.pid) {
+    if (w && !this.trace && b.readUInt32LE(off + MSG_PID) === this.pid && !this.#dumpTypeIs(b[off + MSG_TYPE]!)) {
       const seq = b.readUInt32LE(off + MSG_SEQ);
       const k = seq === 0 ? (w.zc < w.zero.length ? w.zero[w.zc++]! : -1) : (seq - w.base) >>> 0;
-      if (k >= 0 && k < w.count && !this.#dumpTypeIs(b[off + MSG_TYPE]!)) {
+      if (k >= 0 && k < w.count) {
         // af_key answers each request once to its sender (a broadcast of the change, or the error)
         if (w.seen[k] === 0) {
           w.seen[k] = 1;
@@ -257,11 +257,10 @@ export class PfkeyKernel {
       const count = enc.lengths.length;
       takeSeq(count);
       if (count > 0) {
+        const zero = new Uint32Array(count);
         let zeros = 0;
-        for (let k = 0, off = 0; k < count; off += enc.lengths[k++]!) if (enc.bytes.readUInt32LE(off + MSG_SEQ) === 0) zeros++;
-        const zero = new Uint32Array(zeros);
-        for (let k = 0, off = 0, z = 0; k < count; off += enc.lengths[k++]!) if (enc.bytes.readUInt32LE(off + MSG_SEQ) === 0) zero[z++] = k;
-        const w: Window = { base: seqBase, count, left: count, errno: new Uint8Array(count), seen: new Uint8Array(count), zero, zc: 0, resolve: () => {}, reject: () => {} };
+        for (let k = 0, off = 0; k < count; off += enc.lengths[k++]!) if (enc.bytes.readUInt32LE(off + MSG_SEQ) === 0) zero[zeros++] = k;
+        const w: Window = { base: seqBase, count, left: count, errno: new Uint8Array(count), seen: new Uint8Array(count), zero: zero.subarray(0, zeros), zc: 0, resolve: () => {}, reject: () => {} };
         let failed: Error | null = null;
         w.reject = (e) => { failed = e; };
         this.#win = w;
